@@ -1,0 +1,36 @@
+# The README's commands. Each target creates the venv and installs everything it needs.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: setup grade test lint refresh release clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python >= 3.11); set PYTHON=..."; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -e .
+	touch $@
+
+## make grade: regenerate the student release, autograde the bundled sample class, print the grades
+grade: setup
+	$(BIN)/python -m autograder.grade
+
+## make test: the whole suite (lint, unit tests, notebooks under nbval, autograding)
+test: setup
+	$(BIN)/ruff check .
+	LABS_QUIET=1 $(BIN)/python -m pytest
+
+## maintainers: re-execute the source notebooks, store their outputs, regenerate release/
+refresh: setup
+	$(BIN)/python -m tests.notebook_tools refresh source/lab5/lab5.ipynb
+	$(MAKE) release
+
+release: setup
+	$(BIN)/nbgrader generate_assignment lab5 --force
+
+clean:
+	rm -rf autograder/runs gradebook.db submitted autograded feedback .pytest_cache

@@ -1,0 +1,32 @@
+"""nbgrader settings shared by every course root of this project.
+
+Loaded by the repository's nbgrader_config.py and by the grading driver's course copies.
+See ../shared/NBGRADER_NOTES.md for why each line is here.
+"""
+
+c = get_config()  # noqa: F821  (provided by traitlets when nbgrader loads this file)
+
+c.CourseDirectory.course_id = "rnn-labs"
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
+
+# Every notebook runs on the python3 kernelspec, whatever the submission's metadata says.
+c.ExecutePreprocessor.kernel_name = "python3"
+c.Execute.kernel_name = "python3"
+
+# A student's training cell may take minutes on a laptop CPU; the default 30 s would zero it.
+c.Execute.timeout = 300
+c.ExecutePreprocessor.timeout = 300
+
+# Student stubs.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# A deleted graded cell is put back and graded instead of staying "needs manual grade".
+c.OverwriteCells.add_missing_cells = True
+
+# Feedback keeps scores but never shows hidden tests.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]

@@ -1,0 +1,64 @@
+"""Build the sample class: one nbgrader submission folder per (student, lab) of the manifest.
+
+manifest.json maps student ids to labs and says how to build each submission:
+    "solution"  the release notebook with every answer cell taken from the source solution
+    "release"   the untouched release notebook (a blank submission)
+    "file"      a notebook or folder committed under samples/<student>/<lab>/
+and what the grade must be ("expect": {"score": x} or {"min": a, "max": b}).
+"""
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+
+SAMPLES = Path(__file__).resolve().parent / "samples"
+MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
+
+
+def load_manifest(samples: Path = SAMPLES) -> dict:
+    """The manifest as {student_id: {lab: {"build": ..., "expect": {...}}}}."""
+    return json.loads((samples / "manifest.json").read_text())["students"]
+
+
+def strip_solution_markers(source: str) -> str:
+    """A solution cell's text without its BEGIN/END SOLUTION lines."""
+    return "\n".join(line for line in source.splitlines() if not MARKER.match(line))
+
+
+def solution_notebook(source_nb: Path, release_nb: Path) -> nbformat.NotebookNode:
+    """The release notebook whose answer cells hold the source's solutions, as a student would submit it."""
+    source = nbformat.read(source_nb, as_version=4)
+    solutions = {
+        cell.metadata["nbgrader"]["grade_id"]: strip_solution_markers(cell.source)
+        for cell in source.cells
+        if cell.metadata.get("nbgrader", {}).get("solution")
+    }
+    nb = nbformat.read(release_nb, as_version=4)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.metadata.get("nbgrader", {}).get("solution") and grade_id in solutions:
+            cell.source = solutions[grade_id]
+    return nb
+
+
+def build_submission(student: str, lab: str, spec: dict, course: Path, repo: Path,
+                     samples: Path = SAMPLES) -> Path:
+    """Write submitted/<student>/<lab>/ under `course` and return that folder."""
+    target = course / "submitted" / student / lab
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    release_nb = repo / "release" / lab / f"{lab}.ipynb"
+    build = spec["build"]
+    if build == "solution":
+        nbformat.write(solution_notebook(repo / "source" / lab / f"{lab}.ipynb", release_nb), target / release_nb.name)
+    elif build == "release":
+        shutil.copy2(release_nb, target / release_nb.name)
+    elif build == "file":
+        shutil.copytree(samples / student / lab, target, dirs_exist_ok=True)
+    else:
+        raise ValueError(f"unknown build {build!r} for {student}/{lab}")
+    return target

@@ -1,0 +1,134 @@
+"""The trusted evaluator: closed-loop generation and its MSE.
+
+The hidden tests call these functions, never the student's own versions.
+
+The model contract (the same in the worked example and the assignment):
+    y, state = model(x, state)       # state=None starts from zeros
+    x: float tensor (batch, seq_len, 1), batch first
+    y: float tensor (batch, seq_len, 1), y[:, k] is the prediction of x[:, k + 1]
+"""
+
+import numpy as np
+import torch
+from torch import nn
+
+RECURRENT_TYPES = (nn.RNN, nn.LSTM, nn.GRU, nn.RNNCell, nn.LSTMCell, nn.GRUCell)
+
+
+def _as_tensor(values) -> torch.Tensor:
+    if isinstance(values, np.ndarray):
+        values = torch.from_numpy(values)
+    if not isinstance(values, torch.Tensor):
+        raise TypeError(f"expected a tensor or an ndarray, got {type(values).__name__}")
+    return values.float()
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the first parameter of `model` (the CPU for a model without parameters)."""
+    parameter = next(model.parameters(), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
+
+
+@torch.no_grad()
+def closed_loop_generate(model: nn.Module, warmup, n_steps: int) -> torch.Tensor:
+    """Feed `warmup` (batch, n_warmup) of true values, then feed the model its own outputs.
+
+    Returns the `n_steps` values that follow the warm-up, shape (batch, n_steps), on the CPU.
+    The first generated value is the model's prediction after the last warm-up value.
+    """
+    warmup = _as_tensor(warmup)
+    if warmup.ndim != 2 or warmup.shape[1] < 1:
+        raise ValueError(f"warmup must have shape (batch, n_warmup >= 1), got {tuple(warmup.shape)}")
+    if n_steps < 1:
+        raise ValueError(f"n_steps must be >= 1, got {n_steps}")
+    was_training = model.training
+    model.eval()
+    try:
+        x = warmup.to(model_device(model)).unsqueeze(-1)
+        y, state = model(x, None)
+        step = y[:, -1:, :]
+        generated = [step]
+        for _ in range(n_steps - 1):
+            step, state = model(step, state)
+            generated.append(step)
+    finally:
+        model.train(was_training)
+    return torch.cat(generated, dim=1).squeeze(-1).float().cpu()
+
+
+def overlap_mse(predictions, truth) -> np.ndarray:
+    """Per-row MSE over the steps both have: shapes (n, T1) and (n, T2) give shape (n,).
+
+    Non-finite predictions give an infinite MSE for their row.
+    """
+    predictions = _as_tensor(predictions).double().cpu().numpy()
+    truth = _as_tensor(truth).double().cpu().numpy()
+    if predictions.ndim != 2 or truth.ndim != 2 or predictions.shape[0] != truth.shape[0]:
+        raise ValueError(
+            f"need two 2-D arrays with the same number of rows, got {predictions.shape} and {truth.shape}"
+        )
+    overlap = min(predictions.shape[1], truth.shape[1])
+    if overlap == 0:
+        raise ValueError("predictions and truth do not overlap")
+    with np.errstate(over="ignore", invalid="ignore"):
+        errors = np.mean((predictions[:, :overlap] - truth[:, :overlap]) ** 2, axis=1)
+    return np.where(np.isfinite(errors), errors, np.inf)
+
+
+def generation_mse(model: nn.Module, waves, n_warmup: int = 100) -> np.ndarray:
+    """Seed with the first `n_warmup` steps of each wave (n_waves, n_steps), generate the rest.
+
+    Returns the per-wave MSE of the generated steps against the truth, shape (n_waves,).
+    """
+    waves = _as_tensor(waves)
+    if waves.ndim != 2 or not 0 < n_warmup < waves.shape[1]:
+        raise ValueError(f"need waves (n_waves, n_steps > n_warmup={n_warmup}), got {tuple(waves.shape)}")
+    generated = closed_loop_generate(model, waves[:, :n_warmup], waves.shape[1] - n_warmup)
+    return overlap_mse(generated, waves[:, n_warmup:])
+
+
+def recurrent_modules(model: nn.Module) -> list[nn.Module]:
+    """The nn.RNN, nn.LSTM, nn.GRU modules and their cells inside `model`."""
+    return [m for m in model.modules() if isinstance(m, RECURRENT_TYPES)]
+
+
+@torch.no_grad()
+def perturbation_effect(model: nn.Module, warmup, n_steps: int, scale: float = 0.1, seed: int = 0) -> float:
+    """How much closed-loop generation depends on the recurrent weights.
+
+    Multiplies every weight of the recurrent modules by (1 + scale * N(0, 1)), generates
+    again, restores the weights, and returns RMS(change) / RMS(original output), over the
+    values that stay finite. A model whose output ignores its RNN returns 0.
+    """
+    modules = recurrent_modules(model)
+    if not modules:
+        return 0.0
+    original = closed_loop_generate(model, warmup, n_steps)
+    generator = torch.Generator().manual_seed(seed)
+    saved = []
+    for module in modules:
+        for parameter in module.parameters():
+            saved.append((parameter, parameter.detach().clone()))
+            noise = torch.randn(parameter.shape, generator=generator).to(parameter.device, parameter.dtype)
+            parameter.mul_(1 + scale * noise)
+    try:
+        perturbed = closed_loop_generate(model, warmup, n_steps)
+    finally:
+        for parameter, value in saved:
+            parameter.copy_(value)
+    finite = torch.isfinite(original) & torch.isfinite(perturbed)   # compare where neither diverged
+    if not finite.any():
+        return 0.0
+    original, perturbed = original[finite].double(), perturbed[finite].double()
+    change = torch.sqrt(torch.mean((perturbed - original) ** 2))
+    size = torch.sqrt(torch.mean(original**2)).clamp_min(1e-12)
+    return float(change / size)
+
+
+MIN_PERTURBATION_EFFECT = 1e-3
+
+
+def generation_depends_on_rnn(model: nn.Module, warmup, n_steps: int = 200) -> bool:
+    """True when `model` has a recurrent module and 10 % noise on its weights changes the
+    closed-loop output by at least 0.1 % (RMS): the network, not a formula, generates."""
+    return perturbation_effect(model, warmup, n_steps) >= MIN_PERTURBATION_EFFECT

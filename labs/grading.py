@@ -1,0 +1,87 @@
+"""Helpers for nbgrader test cells: run student code quietly, turn a metric into points."""
+
+import contextlib
+import math
+import os
+import random
+import sys
+import warnings
+
+import numpy as np
+import torch
+
+
+@contextlib.contextmanager
+def quiet():
+    """Silence warnings and everything written to stderr, at the Python and the file-descriptor level.
+
+    nbgrader gives 0 to a test cell with any stderr output, so hidden tests call student code
+    inside this block: a correct answer that warns must not lose points.
+    """
+    sys.stderr.flush()
+    saved_fd = os.dup(2)
+    with open(os.devnull, "w") as devnull, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        os.dup2(devnull.fileno(), 2)
+        try:
+            with contextlib.redirect_stderr(devnull):
+                yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved_fd, 2)
+            os.close(saved_fd)
+
+
+@contextlib.contextmanager
+def preserved_rng():
+    """Restore the random streams of Python, NumPy and PyTorch (CPU and CUDA) on exit."""
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=range(torch.cuda.device_count())):
+        try:
+            yield
+        finally:
+            random.setstate(python_state)
+            np.random.set_state(numpy_state)
+
+
+@contextlib.contextmanager
+def checks():
+    """The block every test cell runs its checks in: quiet, and invisible to the random streams.
+
+    Student code called here may warn without losing points, and the checks draw no random
+    numbers that the student's later cells would miss: a notebook trains the same model
+    whether the hidden tests ran before it (grading) or not (the student's own run).
+    """
+    with preserved_rng(), quiet():
+        yield
+
+
+def clamp_points(value: float, points: float) -> float:
+    """`value` clipped to [0, points]; NaN gives 0. nbgrader fails a cell whose score exceeds its points."""
+    value = float(value)
+    if math.isnan(value):
+        return 0.0
+    return float(min(max(value, 0.0), points))
+
+
+def log_linear_score(error: float, points: float, full_at: float, zero_at: float) -> float:
+    """Full points at `error <= full_at`, none at `error >= zero_at`, linear in log(error) between."""
+    if not 0 < full_at < zero_at:
+        raise ValueError("need 0 < full_at < zero_at")
+    error = float(error)
+    if not math.isfinite(error) or error >= zero_at:
+        return 0.0
+    if error <= full_at:
+        return float(points)
+    fraction = math.log(zero_at / error) / math.log(zero_at / full_at)
+    return clamp_points(points * fraction, points)
+
+
+def linear_score(error: float, points: float, full_at: float, zero_at: float) -> float:
+    """Full points at `error <= full_at`, none at `error >= zero_at`, linear between."""
+    if not full_at < zero_at:
+        raise ValueError("need full_at < zero_at")
+    error = float(error)
+    if not math.isfinite(error):
+        return 0.0
+    return clamp_points(points * (zero_at - error) / (zero_at - full_at), points)

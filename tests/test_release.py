@@ -1,0 +1,46 @@
+"""release/ is what nbgrader generates from source/, and it gives nothing away."""
+
+import filecmp
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.course import generate_release, make_course_copy
+
+REPO = Path(__file__).resolve().parent.parent
+LABS = sorted(p.name for p in (REPO / "source").iterdir() if p.is_dir())
+FORBIDDEN = re.compile(r"BEGIN SOLUTION|END SOLUTION|BEGIN HIDDEN TESTS|END HIDDEN TESTS|_hidden")
+
+
+def comparable(path: Path) -> list:
+    nb = nbformat.read(path, as_version=4)
+    return [(c.cell_type, c.source, c.metadata.get("nbgrader")) for c in nb.cells]
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_committed_release_is_current(lab, tmp_path):
+    course = make_course_copy(tmp_path / "course", [lab])
+    fresh = generate_release(lab, course)
+    committed = REPO / "release" / lab
+    fresh_files = sorted(p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file())
+    committed_files = sorted(p.relative_to(committed) for p in committed.rglob("*") if p.is_file())
+    assert fresh_files == committed_files, "run `make release` and commit release/"
+    for name in fresh_files:
+        if name.suffix == ".ipynb":
+            assert comparable(fresh / name) == comparable(committed / name), f"{name} is stale: run `make release`"
+        else:
+            assert filecmp.cmp(fresh / name, committed / name, shallow=False), f"{name} is stale"
+    shutil.rmtree(tmp_path / "course")
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_release_has_no_solutions_or_hidden_tests(lab):
+    for path in (REPO / "release" / lab).glob("*.ipynb"):
+        text = path.read_text()
+        assert not FORBIDDEN.search(text), f"{path} leaks solution or hidden-test text"
+        nb = nbformat.read(path, as_version=4)
+        answers = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"]
+        assert answers and all("raise NotImplementedError()" in c.source for c in answers)
