@@ -4,7 +4,7 @@
         executes a copy of the notebook's folder, writes the cleaned outputs back into the
         notebook and copies back the checkpoints it trained (*.pt)
     python -m tests.notebook_tools clean source/lab5/lab5.ipynb
-        strips execution counts, images and run metadata in place
+        renumbers execution counts by position, strips images and run metadata in place
 """
 
 import argparse
@@ -26,18 +26,19 @@ def quiet_env() -> dict:
 
 
 def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Keep only what nbval compares: text outputs, no execution counts, images or run metadata."""
+    """Keep only what nbval compares: text outputs, numbered by position; no images or run metadata."""
+    code_cells = 0
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
         cell.metadata.pop("collapsed", None)
         cell.metadata.pop("scrolled", None)
         if cell.cell_type != "code":
             continue
-        cell.execution_count = None
+        code_cells += 1
         outputs = []
         for output in cell.outputs:
             if output.output_type == "execute_result":
-                output.execution_count = None
+                output.execution_count = code_cells
             if "data" in output:
                 for mime in DROPPED_MIME_TYPES:
                     output.data.pop(mime, None)
@@ -46,6 +47,8 @@ def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
                 output.metadata = {}
             outputs.append(output)
         cell.outputs = outputs
+        # nbval compares only cells with an execution count; number them 1, 2, ... by position
+        cell.execution_count = code_cells if outputs else None
     nb.metadata.pop("widgets", None)
     nb.metadata["language_info"] = {"name": "python"}
     return nb
