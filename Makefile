@@ -26,11 +26,12 @@ test: setup
 
 ## maintainers: re-execute the source notebooks, store their outputs, regenerate release/
 refresh: setup
-	$(BIN)/python -m tests.notebook_tools refresh source/lab5/lab5.ipynb
+	$(BIN)/python -m tests.notebook_tools refresh source/lab5/lab5.ipynb source/lab6/lab6.ipynb
 	$(MAKE) release
 
 release: setup
 	$(BIN)/nbgrader generate_assignment lab5 --force
+	$(BIN)/nbgrader generate_assignment lab6 --force
 
 clean:
 	rm -rf autograder/runs gradebook.db submitted autograded feedback .pytest_cache

@@ -8,6 +8,8 @@ The model contract (the same in the worked example and the assignment):
     y: float tensor (batch, seq_len, 1), y[:, k] is the prediction of x[:, k + 1]
 """
 
+import contextlib
+
 import numpy as np
 import torch
 from torch import nn
@@ -92,7 +94,61 @@ def recurrent_modules(model: nn.Module) -> list[nn.Module]:
     return [m for m in model.modules() if isinstance(m, RECURRENT_TYPES)]
 
 
-@torch.no_grad()
+def find_recurrent_modules(obj, depth: int = 4) -> list[nn.Module]:
+    """Recurrent modules anywhere inside `obj`: an nn.Module, a dict, list or tuple of them, or an
+    object holding them as attributes (searched `depth` levels deep). Each module is listed once."""
+    found, seen = [], set()
+
+    def visit(item, level):
+        if id(item) in seen or level > depth:
+            return
+        seen.add(id(item))
+        if isinstance(item, nn.Module):
+            found.extend(m for m in recurrent_modules(item) if all(m is not f for f in found))
+        elif isinstance(item, dict):
+            for value in item.values():
+                visit(value, level + 1)
+        elif isinstance(item, list | tuple):
+            for value in item:
+                visit(value, level + 1)
+        elif hasattr(item, "__dict__") and not isinstance(item, type):
+            for value in vars(item).values():
+                visit(value, level + 1)
+
+    visit(obj, 0)
+    return found
+
+
+@contextlib.contextmanager
+def perturbed_weights(modules: list[nn.Module], scale: float = 0.1, seed: int = 0):
+    """Multiply every parameter of `modules` by (1 + scale * N(0, 1)) inside the block; restore on exit."""
+    generator = torch.Generator().manual_seed(seed)
+    saved = []
+    try:
+        with torch.no_grad():
+            for module in modules:
+                for parameter in module.parameters():
+                    saved.append((parameter, parameter.detach().clone()))
+                    noise = torch.randn(parameter.shape, generator=generator).to(parameter.device, parameter.dtype)
+                    parameter.mul_(1 + scale * noise)
+        yield
+    finally:
+        with torch.no_grad():
+            for parameter, value in saved:
+                parameter.copy_(value)
+
+
+def relative_change(changed, original) -> float:
+    """RMS(changed - original) / RMS(original) over the entries where both are finite (0 if none)."""
+    changed, original = torch.as_tensor(changed).double().cpu(), torch.as_tensor(original).double().cpu()
+    finite = torch.isfinite(original) & torch.isfinite(changed)
+    if not finite.any():
+        return 0.0
+    change = torch.sqrt(torch.mean((changed[finite] - original[finite]) ** 2))
+    size = torch.sqrt(torch.mean(original[finite] ** 2)).clamp_min(1e-12)
+    return float(change / size)
+
+
 def perturbation_effect(model: nn.Module, warmup, n_steps: int, scale: float = 0.1, seed: int = 0) -> float:
     """How much closed-loop generation depends on the recurrent weights.
 
@@ -104,25 +160,9 @@ def perturbation_effect(model: nn.Module, warmup, n_steps: int, scale: float = 0
     if not modules:
         return 0.0
     original = closed_loop_generate(model, warmup, n_steps)
-    generator = torch.Generator().manual_seed(seed)
-    saved = []
-    for module in modules:
-        for parameter in module.parameters():
-            saved.append((parameter, parameter.detach().clone()))
-            noise = torch.randn(parameter.shape, generator=generator).to(parameter.device, parameter.dtype)
-            parameter.mul_(1 + scale * noise)
-    try:
+    with perturbed_weights(modules, scale, seed):
         perturbed = closed_loop_generate(model, warmup, n_steps)
-    finally:
-        for parameter, value in saved:
-            parameter.copy_(value)
-    finite = torch.isfinite(original) & torch.isfinite(perturbed)   # compare where neither diverged
-    if not finite.any():
-        return 0.0
-    original, perturbed = original[finite].double(), perturbed[finite].double()
-    change = torch.sqrt(torch.mean((perturbed - original) ** 2))
-    size = torch.sqrt(torch.mean(original**2)).clamp_min(1e-12)
-    return float(change / size)
+    return relative_change(perturbed, original)
 
 
 MIN_PERTURBATION_EFFECT = 1e-3

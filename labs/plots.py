@@ -2,6 +2,7 @@
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 
 
 def _require_labels(title: str, xlabel: str, ylabel: str) -> None:
@@ -27,13 +28,21 @@ def labelled_axes(title: str, xlabel: str, ylabel: str, ax=None, figsize=(7, 3.5
 
 
 def plot_lines(series: dict, *, title: str, xlabel: str, ylabel: str, x=None, logy=False, ax=None):
-    """One line per entry of `series` ({label: values of shape (n,)}), over `x` (default 0..n-1)."""
+    """One line per entry of `series` ({label: values of shape (n,)}), over `x`.
+
+    Without `x`, a pandas Series is drawn over its index (dates, say) and an array over 0..n-1.
+    """
     if not series:
         raise ValueError("series is empty")
     ax = labelled_axes(title, xlabel, ylabel, ax)
     for label, values in series.items():
-        values = np.asarray(values, dtype=float)
-        ax.plot(np.arange(len(values)) if x is None else x, values, label=label)
+        if x is not None:
+            positions = x
+        elif isinstance(values, pd.Series):
+            positions = values.index
+        else:
+            positions = np.arange(len(values))
+        ax.plot(positions, np.asarray(values, dtype=float), label=label)
     if logy:
         ax.set_yscale("log")
     if len(series) > 1:

@@ -1,4 +1,4 @@
-"""Autograde the sample class once (the solution and the blank release) and check the outcome."""
+"""Autograde the sample class once (the solution and the blank release of each lab) and check the outcome."""
 
 import html
 import json
@@ -12,6 +12,7 @@ from autograder import grade
 from autograder.submissions import load_manifest
 
 REPO = Path(__file__).resolve().parent.parent
+LABS = ["lab5", "lab6"]
 HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
 
 pytestmark = pytest.mark.slow
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.slow
 def graded(tmp_path_factory):
     out = tmp_path_factory.mktemp("course")
     exit_code = grade.main(["--out", str(out), "--students", "reference-solution", "blank-release"])
-    rows = grade.grade_rows(out, ["lab5"], load_manifest())
+    rows = grade.grade_rows(out, LABS, load_manifest())
     return {"out": out, "exit_code": exit_code, "rows": {(r["student"], r["lab"]): r for r in rows}}
 
 
@@ -31,31 +32,35 @@ def test_grades_match_the_manifest(graded):
         assert row["check"] == "", f"{row['student']}/{row['lab']}: {row['check']}, got {row['auto_score']}"
 
 
-def test_solution_scores_full_marks_on_every_autograded_cell(graded):
-    row = graded["rows"][("reference-solution", "lab5")]
-    manual = grade.manual_cell_points(graded["out"], ["lab5"])["lab5"]
+@pytest.mark.parametrize("lab", LABS)
+def test_solution_scores_full_marks_on_every_autograded_cell(graded, lab):
+    row = graded["rows"][("reference-solution", lab)]
+    manual = grade.manual_cell_points(graded["out"], [lab])[lab]
     autograded = {name: value for name, value in row["cells"].items() if name not in manual}
     assert len(autograded) >= 6
     for name, (score, max_score) in autograded.items():
         assert score == max_score, f"{name}: {score} of {max_score}"
 
 
-def test_blank_release_scores_zero_without_crashing(graded):
-    row = graded["rows"][("blank-release", "lab5")]
+@pytest.mark.parametrize("lab", LABS)
+def test_blank_release_scores_zero_without_crashing(graded, lab):
+    row = graded["rows"][("blank-release", lab)]
     assert row["status"] == "graded" and row["score"] == 0
-    assert (graded["out"] / "autograded" / "blank-release" / "lab5" / "lab5.ipynb").exists()
+    assert (graded["out"] / "autograded" / "blank-release" / lab / f"{lab}.ipynb").exists()
 
 
-def test_solution_notebook_runs_without_errors_when_graded(graded):
-    nb = nbformat.read(graded["out"] / "autograded" / "reference-solution" / "lab5" / "lab5.ipynb", as_version=4)
+@pytest.mark.parametrize("lab", LABS)
+def test_solution_notebook_runs_without_errors_when_graded(graded, lab):
+    nb = nbformat.read(graded["out"] / "autograded" / "reference-solution" / lab / f"{lab}.ipynb", as_version=4)
     for cell in nb.cells:
         for output in cell.get("outputs", []):
             assert output.output_type != "error", f"error in cell:\n{cell.source[:300]}"
             assert output.get("name") != "stderr", f"stderr in cell:\n{cell.source[:300]}\n{output.text[:300]}"
 
 
-def test_feedback_shows_no_hidden_test(graded):
-    source = nbformat.read(REPO / "source" / "lab5" / "lab5.ipynb", as_version=4)
+@pytest.mark.parametrize("lab", LABS)
+def test_feedback_shows_no_hidden_test(graded, lab):
+    source = nbformat.read(REPO / "source" / lab / f"{lab}.ipynb", as_version=4)
     visible = {line.strip() for cell in source.cells for line in HIDDEN_BLOCK.sub("", cell.source).splitlines()}
     hidden_lines = {
         line.strip()
@@ -65,7 +70,7 @@ def test_feedback_shows_no_hidden_test(graded):
         if len(line.strip()) > 15 and line.strip() not in visible
     }
     assert hidden_lines
-    for page in (graded["out"] / "feedback").rglob("*.html"):
+    for page in (graded["out"] / "feedback").rglob(f"{lab}/*.html"):
         text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
         leaked = [line for line in hidden_lines if line in text]
         assert not leaked, f"{page} shows hidden test lines: {leaked[:3]}"

@@ -44,3 +44,40 @@ def test_release_has_no_solutions_or_hidden_tests(lab):
         nb = nbformat.read(path, as_version=4)
         answers = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"]
         assert answers and all("raise NotImplementedError()" in c.source for c in answers)
+
+
+HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
+NUMBER = re.compile(r"\d+\.\d+")
+
+
+def hidden_forecast_prices() -> list[float]:
+    """The 2021 closes that Lab 6's hidden tests embed (instructor side only)."""
+    source = nbformat.read(REPO / "source" / "lab6" / "lab6.ipynb", as_version=4)
+    values = []
+    for cell in source.cells:
+        for block in HIDDEN_BLOCK.findall(cell.source):
+            match = re.search(r"_future = np\.array\(\[(.*?)\]\)", block, re.S)
+            if match:
+                values += [float(v) for v in re.findall(r"\d+(?:\.\d+)?", match.group(1))]
+    return values
+
+
+def student_files():
+    for root in (REPO / "release", REPO / "labs"):
+        for path in root.rglob("*"):
+            if path.is_file() and path.suffix not in (".pt", ".pyc"):
+                yield path
+
+
+def test_no_hidden_day_reaches_students():
+    hidden_list = hidden_forecast_prices()
+    assert len(hidden_list) == 300, "the hidden tests embed 100 closes per ticker"
+    hidden = {round(v, 6) for v in hidden_list if v != int(v)}   # whole numbers would match any text
+    for path in student_files():
+        text = path.read_text(errors="ignore")
+        assert not re.search(r"2021-\d\d-\d\d", text), f"{path} mentions a 2021 date"
+        leaked = {round(float(v), 6) for v in NUMBER.findall(text)} & hidden
+        assert not leaked, f"{path} contains hidden 2021 prices: {sorted(leaked)[:3]}"
+    for csv_path in (REPO / "labs" / "data").glob("*.csv"):
+        last_date = csv_path.read_text().strip().splitlines()[-1].split(",")[0]
+        assert last_date <= "2020-12-31", f"{csv_path} runs past 2020"
