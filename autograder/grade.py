@@ -55,6 +55,10 @@ def check_expectation(row: dict, expect: dict) -> str:
         return f"expected >= {expect['min']}"
     if "max" in expect and score > expect["max"] + 1e-6:
         return f"expected <= {expect['max']}"
+    for cell, expected in expect.get("cells", {}).items():
+        got = row["cells"].get(cell, (None, None))[0]
+        if got is None or abs(got - expected) > 1e-6:
+            return f"{cell}: expected {expected}, got {got}"
     return ""
 
 

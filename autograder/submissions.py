@@ -1,10 +1,12 @@
 """Build the sample class: one nbgrader submission folder per (student, lab) of the manifest.
 
 manifest.json maps student ids to labs and says how to build each submission:
-    "solution"  the release notebook with every answer cell taken from the source solution
+    "solution"  the release notebook with every answer cell taken from the source solution;
+                "replace": {grade_id: code} then swaps some answer cells for other code
     "release"   the untouched release notebook (a blank submission)
     "file"      a notebook or folder committed under samples/<student>/<lab>/
-and what the grade must be ("expect": {"score": x} or {"min": a, "max": b}).
+and what the grade must be: "expect": {"score": x} or {"min": a, "max": b}, plus optionally
+"cells": {grade_id: score} for single test cells.
 """
 
 import json
@@ -44,6 +46,15 @@ def solution_notebook(source_nb: Path, release_nb: Path) -> nbformat.NotebookNod
     return nb
 
 
+def replace_answers(nb: nbformat.NotebookNode, replacements: dict) -> None:
+    """Swap the source of the answer cells named in `replacements` ({grade_id: code or list of lines})."""
+    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
+    for grade_id, code in replacements.items():
+        if grade_id not in cells or not cells[grade_id].metadata["nbgrader"].get("solution"):
+            raise KeyError(f"no answer cell {grade_id!r} to replace")
+        cells[grade_id].source = "\n".join(code) if isinstance(code, list) else code
+
+
 def build_submission(student: str, lab: str, spec: dict, course: Path, repo: Path,
                      samples: Path = SAMPLES) -> Path:
     """Write submitted/<student>/<lab>/ under `course` and return that folder."""
@@ -54,7 +65,9 @@ def build_submission(student: str, lab: str, spec: dict, course: Path, repo: Pat
     release_nb = repo / "release" / lab / f"{lab}.ipynb"
     build = spec["build"]
     if build == "solution":
-        nbformat.write(solution_notebook(repo / "source" / lab / f"{lab}.ipynb", release_nb), target / release_nb.name)
+        nb = solution_notebook(repo / "source" / lab / f"{lab}.ipynb", release_nb)
+        replace_answers(nb, spec.get("replace", {}))
+        nbformat.write(nb, target / release_nb.name)
     elif build == "release":
         shutil.copy2(release_nb, target / release_nb.name)
     elif build == "file":
