@@ -4,7 +4,14 @@ Loaded by the repository's nbgrader_config.py and by the grading driver's course
 See ../shared/NBGRADER_NOTES.md for why each line is here.
 """
 
+import os
+import sys
+
 c = get_config()  # noqa: F821  (provided by traitlets when nbgrader loads this file)
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+from autograder.feedback import ShortenTracebacks  # noqa: E402
 
 c.CourseDirectory.course_id = "rnn-labs"
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
@@ -24,9 +31,10 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # A deleted graded cell is put back and graded instead of staying "needs manual grade".
 c.OverwriteCells.add_missing_cells = True
 
-# Feedback keeps scores but never shows hidden tests.
+# Feedback keeps scores but never shows hidden tests, not even quoted in a traceback.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
+    ShortenTracebacks,
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
