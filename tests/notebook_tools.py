@@ -5,6 +5,8 @@
         notebook and copies back the checkpoints it trained (*.pt)
     python -m tests.notebook_tools clean source/lab5/lab5.ipynb
         renumbers execution counts by position, strips images and run metadata in place
+    python -m tests.notebook_tools time source/lab5/lab5.ipynb
+        executes a copy and prints the cells that took longer than a second (a benchmark)
 """
 
 import argparse
@@ -12,6 +14,7 @@ import os
 import shutil
 import sys
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
@@ -81,16 +84,42 @@ def refresh(path: Path) -> None:
     print(f"refreshed {path}")
 
 
+def cell_seconds(cell) -> float:
+    """Wall time of an executed cell, from the timestamps nbclient records."""
+    timing = cell.metadata.get("execution", {})
+    start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
+    if not (start and end):
+        return 0.0
+    return (datetime.fromisoformat(end.rstrip("Z")) - datetime.fromisoformat(start.rstrip("Z"))).total_seconds()
+
+
+def report_times(path: Path) -> None:
+    """Execute a copy of the notebook's folder and print its slow cells and its total."""
+    path = path.resolve()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp) / path.parent.name
+        shutil.copytree(path.parent, workdir)
+        nb = execute(workdir / path.name, workdir)
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    seconds = [(cell_seconds(c), (c.source.splitlines() or [""])[0]) for c in code_cells]
+    for index, (duration, first_line) in enumerate(seconds):
+        if duration >= 1.0:
+            print(f"{path.name} code cell {index:2d}: {duration:6.1f} s  {first_line[:70]}")
+    print(f"{path.name}: {sum(d for d, _ in seconds):.1f} s in code cells")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("action", choices=["refresh", "clean"])
+    parser.add_argument("action", choices=["refresh", "clean", "time"])
     parser.add_argument("notebooks", nargs="+", type=Path)
     args = parser.parse_args(argv)
     for path in args.notebooks:
         if args.action == "refresh":
             refresh(path)
+        elif args.action == "time":
+            report_times(path)
         else:
             nbformat.write(clean(nbformat.read(path, as_version=4)), path)
     return 0
