@@ -87,3 +87,13 @@ def test_each_submission_is_timed(graded):
     runs = json.loads((graded["out"] / "runs.json").read_text())
     assert {(r["student"], r["lab"]) for r in runs} == set(graded["rows"])
     assert all(r["seconds"] > 0 for r in runs)
+
+
+def test_regrading_a_partial_score_gives_identical_cell_scores(graded, tmp_path):
+    """Grading is reproducible: a submission with partial credit gets the same score twice."""
+    student = "undertrained-generator"
+    first = graded["rows"][(student, "lab5")]
+    assert 0 < first["cells"]["lab5_model_quality"][0] < 6, "the sample must earn partial quality credit"
+    grade.main(["--out", str(tmp_path), "--students", student, "--labs", "lab5"])
+    again = {(r["student"], r["lab"]): r for r in grade.grade_rows(tmp_path, ["lab5"], load_manifest())}
+    assert again[(student, "lab5")]["cells"] == first["cells"]
