@@ -10,6 +10,7 @@
 """
 
 import argparse
+import contextlib
 import os
 import shutil
 import sys
@@ -71,13 +72,19 @@ def execute(path: Path, workdir: Path, timeout: int = 600) -> nbformat.NotebookN
     return nb
 
 
-def refresh(path: Path) -> None:
-    """Execute a copy of the notebook's folder, store cleaned outputs and trained checkpoints."""
-    path = path.resolve()
+@contextlib.contextmanager
+def executed_copy(path: Path):
+    """Execute a copy of the notebook's folder in a temporary directory; yield (notebook, folder)."""
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp) / path.parent.name
         shutil.copytree(path.parent, workdir)
-        nb = execute(workdir / path.name, workdir)
+        yield execute(workdir / path.name, workdir), workdir
+
+
+def refresh(path: Path) -> None:
+    """Execute a copy of the notebook's folder, store cleaned outputs and trained checkpoints."""
+    path = path.resolve()
+    with executed_copy(path) as (nb, workdir):
         for checkpoint in workdir.glob("*.pt"):
             shutil.copy2(checkpoint, path.parent / checkpoint.name)
     nbformat.write(clean(nb), path)
@@ -95,11 +102,8 @@ def cell_seconds(cell) -> float:
 
 def report_times(path: Path) -> None:
     """Execute a copy of the notebook's folder and print its slow cells and its total."""
-    path = path.resolve()
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp) / path.parent.name
-        shutil.copytree(path.parent, workdir)
-        nb = execute(workdir / path.name, workdir)
+    with executed_copy(path.resolve()) as (nb, _):
+        pass
     code_cells = [c for c in nb.cells if c.cell_type == "code"]
     seconds = [(cell_seconds(c), (c.source.splitlines() or [""])[0]) for c in code_cells]
     for index, (duration, first_line) in enumerate(seconds):
