@@ -2,7 +2,9 @@
 
 manifest.json maps student ids to labs and says how to build each submission:
     "solution"  the release notebook with every answer cell taken from the source solution;
-                "replace": {grade_id: code} then swaps some answer cells for other code
+                "replace": {grade_id: code} then swaps some answer cells for other code,
+                "tamper": {grade_id: code} overwrites locked or test cells (a student's edit),
+                "delete": [grade_id, ...] removes cells
     "release"   the untouched release notebook (a blank submission)
     "file"      a notebook or folder committed under samples/<student>/<lab>/
 and what the grade must be: "expect": {"score": x} or {"min": a, "max": b}, plus optionally
@@ -55,6 +57,19 @@ def replace_answers(nb: nbformat.NotebookNode, replacements: dict) -> None:
         cells[grade_id].source = "\n".join(code) if isinstance(code, list) else code
 
 
+def tamper_cells(nb: nbformat.NotebookNode, edits: dict, deletions: list) -> None:
+    """Overwrite any graded or locked cell (edits: {grade_id: code}) and delete others, as a student might."""
+    ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
+    missing = (set(edits) | set(deletions)) - ids
+    if missing:
+        raise KeyError(f"no cells {sorted(missing)} to tamper with")
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in edits:
+            cell.source = "\n".join(edits[grade_id]) if isinstance(edits[grade_id], list) else edits[grade_id]
+    nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in deletions]
+
+
 def build_submission(student: str, lab: str, spec: dict, course: Path, repo: Path,
                      samples: Path = SAMPLES) -> Path:
     """Write submitted/<student>/<lab>/ under `course` and return that folder."""
@@ -67,6 +82,7 @@ def build_submission(student: str, lab: str, spec: dict, course: Path, repo: Pat
     if build == "solution":
         nb = solution_notebook(repo / "source" / lab / f"{lab}.ipynb", release_nb)
         replace_answers(nb, spec.get("replace", {}))
+        tamper_cells(nb, spec.get("tamper", {}), spec.get("delete", []))
         nbformat.write(nb, target / release_nb.name)
     elif build == "release":
         shutil.copy2(release_nb, target / release_nb.name)
