@@ -48,25 +48,16 @@ def solution_notebook(source_nb: Path, release_nb: Path) -> nbformat.NotebookNod
     return nb
 
 
-def replace_answers(nb: nbformat.NotebookNode, replacements: dict) -> None:
-    """Swap the source of the answer cells named in `replacements` ({grade_id: code or list of lines})."""
+def edit_cells(nb: nbformat.NotebookNode, edits: dict, deletions: list = (), answers_only: bool = True) -> None:
+    """Set the source of the cells named in `edits` ({grade_id: code or list of lines}) and delete
+    the cells in `deletions`. With answers_only, only answer cells may be edited (a student's
+    normal work); without it any graded or locked cell may be (a student tampering)."""
     cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
-    for grade_id, code in replacements.items():
-        if grade_id not in cells or not cells[grade_id].metadata["nbgrader"].get("solution"):
-            raise KeyError(f"no answer cell {grade_id!r} to replace")
+    for grade_id in [*edits, *deletions]:
+        if grade_id not in cells or (answers_only and not cells[grade_id].metadata["nbgrader"].get("solution")):
+            raise KeyError(f"no {'answer ' if answers_only else ''}cell {grade_id!r} to edit")
+    for grade_id, code in edits.items():
         cells[grade_id].source = "\n".join(code) if isinstance(code, list) else code
-
-
-def tamper_cells(nb: nbformat.NotebookNode, edits: dict, deletions: list) -> None:
-    """Overwrite any graded or locked cell (edits: {grade_id: code}) and delete others, as a student might."""
-    ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
-    missing = (set(edits) | set(deletions)) - ids
-    if missing:
-        raise KeyError(f"no cells {sorted(missing)} to tamper with")
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in edits:
-            cell.source = "\n".join(edits[grade_id]) if isinstance(edits[grade_id], list) else edits[grade_id]
     nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in deletions]
 
 
@@ -81,8 +72,8 @@ def build_submission(student: str, lab: str, spec: dict, course: Path, repo: Pat
     build = spec["build"]
     if build == "solution":
         nb = solution_notebook(repo / "source" / lab / f"{lab}.ipynb", release_nb)
-        replace_answers(nb, spec.get("replace", {}))
-        tamper_cells(nb, spec.get("tamper", {}), spec.get("delete", []))
+        edit_cells(nb, spec.get("replace", {}))
+        edit_cells(nb, spec.get("tamper", {}), spec.get("delete", []), answers_only=False)
         nbformat.write(nb, target / release_nb.name)
     elif build == "release":
         shutil.copy2(release_nb, target / release_nb.name)

@@ -89,6 +89,22 @@ def generation_mse(model: nn.Module, waves, n_warmup: int = 100) -> np.ndarray:
     return overlap_mse(generated, waves[:, n_warmup:])
 
 
+class TinyGRU(nn.Module):
+    """A small GRU with the lab's model contract and seeded random weights: a reference model
+    for checking generation code. x (batch, seq_len, 1) -> y (batch, seq_len, 1), state."""
+
+    def __init__(self, hidden_size: int = 8, seed: int = 0):
+        super().__init__()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.gru = nn.GRU(1, hidden_size, batch_first=True)
+            self.readout = nn.Linear(hidden_size, 1)
+
+    def forward(self, x, state=None):
+        output, state = self.gru(x, state)
+        return self.readout(output), state
+
+
 def recurrent_modules(model: nn.Module) -> list[nn.Module]:
     """The nn.RNN, nn.LSTM, nn.GRU modules and their cells inside `model`."""
     return [m for m in model.modules() if isinstance(m, RECURRENT_TYPES)]

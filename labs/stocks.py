@@ -181,7 +181,7 @@ def forecast_report(predictions, windows, truth) -> dict:
 
 
 MIN_DEVIATION = 0.01  # a forecaster closer than this to persistence is persistence
-MIN_PERTURBATION_EFFECT = 0.01
+MIN_DEPARTURE_CHANGE = 0.01  # 10 % weight noise must move the departure from persistence this much
 
 
 def rnn_drives_forecasts(forecaster, predict, windows) -> bool:
@@ -201,4 +201,4 @@ def rnn_drives_forecasts(forecaster, predict, windows) -> bool:
         return False
     with perturbed_weights(modules):
         perturbed = np.asarray(predict(windows), dtype=float)
-    return rmse(perturbed, predictions) >= MIN_PERTURBATION_EFFECT * departure
+    return rmse(perturbed, predictions) >= MIN_DEPARTURE_CHANGE * departure

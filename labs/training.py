@@ -9,15 +9,17 @@ from labs.progress import progress
 
 
 def fit(model: nn.Module, batch_loss: Callable[[int], torch.Tensor], n_steps: int, lr: float = 1e-2,
-        max_grad_norm: float = 1.0, desc: str = "training") -> list[float]:
+        max_grad_norm: float = 1.0, cosine_lr: bool = False, desc: str = "training") -> list[float]:
     """Run `n_steps` Adam steps on `batch_loss(step)`, a scalar loss for one mini-batch.
 
-    Gradients are clipped to `max_grad_norm`. Returns the loss of every step.
+    Gradients are clipped to `max_grad_norm`; with `cosine_lr` the learning rate decays from
+    `lr` to 0 along a cosine. Returns the loss of every step.
     """
     if n_steps < 1:
         raise ValueError(f"n_steps must be >= 1, got {n_steps}")
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, n_steps) if cosine_lr else None
     losses = []
     for step in progress(range(n_steps), desc=desc):
         loss = batch_loss(step)
@@ -25,6 +27,8 @@ def fit(model: nn.Module, batch_loss: Callable[[int], torch.Tensor], n_steps: in
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
         optimizer.step()
+        if schedule is not None:
+            schedule.step()
         losses.append(loss.item())
     model.eval()
     return losses

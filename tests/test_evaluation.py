@@ -17,17 +17,6 @@ class Doubler(nn.Module):
         return 2 * x, (0 if state is None else state) + 1
 
 
-class TinyRNN(nn.Module):
-    def __init__(self):
-        super().__init__()
-        torch.manual_seed(0)
-        self.rnn, self.out = nn.RNN(1, 8, batch_first=True), nn.Linear(8, 1)
-
-    def forward(self, x, state=None):
-        o, state = self.rnn(x, state)
-        return self.out(o), state
-
-
 def test_closed_loop_feeds_back_predictions():
     warmup = torch.tensor([[1.0, 3.0], [0.5, -1.0]])
     generated = evaluation.closed_loop_generate(Doubler(), warmup, 4)
@@ -35,7 +24,7 @@ def test_closed_loop_feeds_back_predictions():
 
 
 def test_closed_loop_matches_step_by_step_and_restores_training_mode():
-    model = TinyRNN().train()
+    model = evaluation.TinyGRU().train()
     warmup = torch.randn(3, 10)
     generated = evaluation.closed_loop_generate(model, warmup, 5)
     assert model.training
@@ -56,7 +45,7 @@ def test_overlap_mse_uses_common_steps_and_flags_non_finite():
 
 def test_generation_mse_is_per_wave():
     sines = waves.make_sines(6, 40, seed=0)
-    mse = evaluation.generation_mse(TinyRNN(), sines, n_warmup=10)
+    mse = evaluation.generation_mse(evaluation.TinyGRU(), sines, n_warmup=10)
     assert mse.shape == (6,) and np.all(mse >= 0)
 
 
@@ -72,7 +61,7 @@ def test_perturbation_effect_tells_a_real_rnn_from_a_formula():
     warmup = torch.from_numpy(waves.make_sines(4, 20, seed=0))
     assert evaluation.perturbation_effect(Doubler(), warmup, 10) == 0.0
     assert not evaluation.generation_depends_on_rnn(Doubler(), warmup)
-    model = TinyRNN()
+    model = evaluation.TinyGRU()
     before = [p.clone() for p in model.parameters()]
     assert evaluation.generation_depends_on_rnn(model, warmup)
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True)), "weights restored"
@@ -85,8 +74,8 @@ def test_recurrent_modules_finds_cells():
 
 def test_bad_shapes_raise():
     with pytest.raises(ValueError):
-        evaluation.closed_loop_generate(TinyRNN(), torch.zeros(3), 5)
+        evaluation.closed_loop_generate(evaluation.TinyGRU(), torch.zeros(3), 5)
     with pytest.raises(ValueError):
-        evaluation.generation_mse(TinyRNN(), np.zeros((2, 10)), n_warmup=10)
+        evaluation.generation_mse(evaluation.TinyGRU(), np.zeros((2, 10)), n_warmup=10)
     with pytest.raises(TypeError):
         evaluation.overlap_mse([[1.0]], [[1.0]])
