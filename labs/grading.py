@@ -1,6 +1,7 @@
 """Helpers for nbgrader test cells: run student code quietly, turn a metric into points."""
 
 import contextlib
+import importlib
 import math
 import os
 import random
@@ -44,14 +45,57 @@ def preserved_rng():
             np.random.set_state(numpy_state)
 
 
+# Libraries whose functions the checks rely on. setup_lab() remembers them before any student
+# code runs; checks() puts back whatever a submission replaced (np.allclose = lambda *a: True).
+GUARDED = ("builtins", "math", "numpy", "numpy.linalg", "torch", "torch.nn.functional",
+           "labs.evaluation", "labs.grading", "labs.hidden", "labs.stocks", "labs.waves")
+_pristine: dict[str, tuple[object, dict]] = {}
+
+
+def _namespace(name: str):
+    return torch.Tensor if name == "torch.Tensor" else importlib.import_module(name)
+
+
+def remember_library() -> None:
+    """Record the modules in GUARDED (and torch.Tensor's methods) as they are now."""
+    for name in (*GUARDED, "torch.Tensor"):
+        space = _namespace(name)
+        _pristine[name] = (space, {attr: (value, getattr(value, "__code__", None))
+                                   for attr, value in vars(space).items() if callable(value)})
+
+
+def restore_library() -> list[str]:
+    """Undo replaced modules, functions and function code since remember_library(); returns what was undone."""
+    restored = []
+    for name, (space, attributes) in _pristine.items():
+        if name in sys.modules and sys.modules[name] is not space:
+            sys.modules[name] = space
+            restored.append(name)
+        for attr, (value, code) in attributes.items():
+            if vars(space).get(attr) is not value:
+                setattr(space, attr, value)
+                restored.append(f"{name}.{attr}")
+            elif code is not None and value.__code__ is not code:
+                value.__code__ = code
+                restored.append(f"{name}.{attr}.__code__")
+        if isinstance(space, type):             # a method added to torch.Tensor shadows the C one
+            for attr in [a for a, v in vars(space).items() if callable(v) and a not in attributes]:
+                delattr(space, attr)
+                restored.append(f"{name}.{attr}")
+    return restored
+
+
 @contextlib.contextmanager
 def checks():
-    """The block every test cell runs its checks in: quiet, and invisible to the random streams.
+    """The block every test cell runs its checks in: quiet, invisible to the random streams, and
+    with the libraries as setup_lab() found them.
 
     Student code called here may warn without losing points, and the checks draw no random
     numbers that the student's later cells would miss: a notebook trains the same model
-    whether the hidden tests ran before it (grading) or not (the student's own run).
+    whether the hidden tests ran before it (grading) or not (the student's own run). A
+    submission that replaced numpy, torch or labs functions gets the originals back first.
     """
+    restore_library()
     with preserved_rng(), quiet():
         yield
 

@@ -21,7 +21,8 @@ def setup_lab(seed: int = 0, verbose: bool = True) -> torch.device:
     """Seed `random`, NumPy and PyTorch, make cuDNN deterministic, return the device.
 
     Call it once, in the lab's setup cell. Calling it again with the same seed
-    restarts every random stream from the same point.
+    restarts every random stream from the same point. It also records numpy, torch and labs
+    as they are, for labs.grading.checks() to restore.
     """
     random.seed(seed)
     np.random.seed(seed)
@@ -29,6 +30,9 @@ def setup_lab(seed: int = 0, verbose: bool = True) -> torch.device:
     torch.backends.cudnn.deterministic = True
     torch.backends.cudnn.benchmark = False
     device = pick_device()
+    from labs.grading import remember_library
+
+    remember_library()  # numpy, torch and labs as they are before any student code
     if verbose:
         print(f"seed {seed}, device {device.type}, torch {torch.__version__.split('+')[0]}")
     return device

@@ -1,5 +1,6 @@
 """release/ is what nbgrader generates from source/, and it gives nothing away."""
 
+import csv
 import filecmp
 import re
 import shutil
@@ -51,16 +52,18 @@ NUMBER = re.compile(r"\d+\.\d+")
 
 
 def hidden_forecast_prices() -> list[float]:
-    """The 2021 closes that Lab 6's hidden tests embed (instructor side only)."""
-    source = nbformat.read(REPO / "source" / "lab6" / "lab6.ipynb", as_version=4)
-    values = []
-    for cell in source.cells:
-        for block in HIDDEN_BLOCK.findall(cell.source):
-            match = re.search(r"_future = np\.array\(\[(.*?)\]\)", block, re.S)
-            if match:
-                numbers = re.sub(r"#.*", "", match.group(1))
-                values += [float(v) for v in re.findall(r"\d+(?:\.\d+)?", numbers)]
-    return values
+    """The 2021 closes that Lab 6 is scored on (autograder/hidden/, instructor side only)."""
+    with open(REPO / "autograder" / "hidden" / "closes_2021.csv", newline="") as handle:
+        return [float(row[t]) for row in csv.DictReader(handle) for t in ("TSLA", "GOOG", "DJI")]
+
+
+def test_no_source_notebook_holds_hidden_data():
+    """Hidden data lives with the trusted scorer only: a kernel that reads source/ finds none of it."""
+    hidden = {round(v, 6) for v in hidden_forecast_prices() if v != int(v)}
+    for lab in ("lab5", "lab6"):
+        text = (REPO / "source" / lab / f"{lab}.ipynb").read_text()
+        assert not {round(float(v), 6) for v in NUMBER.findall(text)} & hidden
+        assert "5050" not in text and "_future" not in text
 
 
 def student_files():
@@ -72,7 +75,7 @@ def student_files():
 
 def test_no_hidden_day_reaches_students():
     hidden_list = hidden_forecast_prices()
-    assert len(hidden_list) == 300, "the hidden tests embed 100 closes per ticker"
+    assert len(hidden_list) == 300, "100 hidden closes per ticker"
     hidden = {round(v, 6) for v in hidden_list if v != int(v)}   # whole numbers would match any text
     for path in student_files():
         text = path.read_text(errors="ignore")
