@@ -7,8 +7,11 @@ manifest.json maps student ids to labs and says how to build each submission:
                 "delete": [grade_id, ...] removes cells
     "release"   the untouched release notebook (a blank submission)
     "file"      a notebook or folder committed under samples/<student>/<lab>/
-and what the grade must be: "expect": {"score": x} or {"min": a, "max": b}, plus optionally
-"cells": {grade_id: score} for single test cells.
+Options of any build: "filename" saves the notebook under another name, "extra_files":
+{path: text} adds files next to it, "truncate": n keeps only its first n bytes (invalid JSON).
+What the outcome must be: "expect": {"score": x} or {"min": a, "max": b}, optionally
+"cells": {grade_id: score} for single test cells, "status" (default "graded") and
+"attention": [text, ...] that the submission's notes must contain.
 """
 
 import json
@@ -70,15 +73,21 @@ def build_submission(student: str, lab: str, spec: dict, course: Path, repo: Pat
     target.mkdir(parents=True)
     release_nb = repo / "release" / lab / f"{lab}.ipynb"
     build = spec["build"]
+    notebook = target / spec.get("filename", release_nb.name)
     if build == "solution":
         nb = solution_notebook(repo / "source" / lab / f"{lab}.ipynb", release_nb)
         edit_cells(nb, spec.get("replace", {}))
         edit_cells(nb, spec.get("tamper", {}), spec.get("delete", []), answers_only=False)
-        nbformat.write(nb, target / release_nb.name)
+        nbformat.write(nb, notebook)
     elif build == "release":
-        shutil.copy2(release_nb, target / release_nb.name)
+        shutil.copyfile(release_nb, notebook)
     elif build == "file":
         shutil.copytree(samples / student / lab, target, dirs_exist_ok=True)
     else:
         raise ValueError(f"unknown build {build!r} for {student}/{lab}")
+    if "truncate" in spec:
+        notebook.write_bytes(notebook.read_bytes()[: spec["truncate"]])
+    for name, text in spec.get("extra_files", {}).items():
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        (target / name).write_text("\n".join(text) if isinstance(text, list) else text)
     return target
