@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup grade test lint refresh release clean
+.PHONY: setup grade test lint refresh release clean lab
 
 setup: $(VENV)/.installed
 
@@ -18,6 +18,13 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 ## make grade: regenerate the student release, autograde the bundled sample class, print the grades
 grade: setup
 	$(BIN)/python -m autograder.grade
+
+## make lab: students open the labs in JupyterLab; your copies live in $(LAB_DIR)/
+LAB_DIR   ?= work
+LAB_FLAGS ?=
+lab: setup
+	$(BIN)/python -m labs.workspace $(LAB_DIR)
+	cd $(LAB_DIR) && jupyter lab $(LAB_FLAGS)
 
 ## make test: the whole suite (lint, unit tests, notebooks under nbval, autograding)
 test: setup
