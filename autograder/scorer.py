@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from labs import stocks, waves
+from labs.evaluation import overlap_mse
 from labs.grading import clamp_points, linear_score, log_linear_score
 from labs.hidden import receive, send
 
@@ -41,8 +43,7 @@ def hidden_cosines() -> np.ndarray:
     rng = np.random.default_rng(spec["cosine_seed"])
     shape = (spec["n_waves"], 1)
     amplitudes, shifts = rng.uniform(0.5, 1.5, shape), rng.uniform(0, 2 * np.pi, shape)
-    time = np.arange(spec["n_steps"]) * (10 / 99)      # labs.waves.time_grid
-    return (amplitudes * np.cos(time + shifts)).astype(np.float32)
+    return (amplitudes * np.cos(waves.time_grid(spec["n_steps"]) + shifts)).astype(np.float32)
 
 
 def closes(path: Path, column: str) -> np.ndarray:
@@ -51,16 +52,14 @@ def closes(path: Path, column: str) -> np.ndarray:
 
 
 def score_generation(ask) -> dict:
-    waves = hidden_cosines()
+    hidden = hidden_cosines()
     n_warmup = json.loads((HIDDEN / "lab5.json").read_text())["n_warmup"]
-    n_steps = waves.shape[1] - n_warmup
-    generated = ask({"n_steps": n_steps}, waves[:, :n_warmup])
-    if generated is None or generated.shape != (len(waves), n_steps):
-        raise ScoringError(f"expected generated waves of shape {(len(waves), n_steps)}, "
+    n_steps = hidden.shape[1] - n_warmup
+    generated = ask({"n_steps": n_steps}, hidden[:, :n_warmup])
+    if generated is None or generated.shape != (len(hidden), n_steps):
+        raise ScoringError(f"expected generated waves of shape {(len(hidden), n_steps)}, "
                            f"got {None if generated is None else generated.shape}")
-    with np.errstate(over="ignore", invalid="ignore"):
-        errors = np.mean((generated.astype(np.float64) - waves[:, n_warmup:]) ** 2, axis=1)
-    mse = float(np.mean(np.where(np.isfinite(errors), errors, np.inf)))
+    mse = float(overlap_mse(generated, hidden[:, n_warmup:]).mean())
     return {"mse": mse, "score": log_linear_score(mse, 6, full_at=0.01, zero_at=0.5)}
 
 
@@ -80,14 +79,8 @@ def score_forecasts(ticker: str, window, ask) -> dict:
             raise ScoringError(f"predict_next must return one price per window, shape (1,), got "
                                f"{None if answer is None else answer.shape}")
         forecasts[day] = answer[0]
-    baseline = series[start - 1: start + len(future) - 1]
-    with np.errstate(over="ignore", invalid="ignore"):
-        model_rmse = float(np.sqrt(np.mean((forecasts - future) ** 2)))
-    model_rmse = model_rmse if np.isfinite(model_rmse) else float("inf")
-    persistence_rmse = float(np.sqrt(np.mean((baseline - future) ** 2)))
-    ratio = model_rmse / persistence_rmse
-    return {"rmse": model_rmse, "persistence_rmse": persistence_rmse, "ratio": ratio,
-            "score": linear_score(ratio, 3, full_at=1.10, zero_at=2.0)}
+    report = stocks.forecast_report(forecasts, stocks.forecast_windows(history, future, window), future)
+    return {**report, "score": linear_score(report["ratio"], 3, full_at=1.10, zero_at=2.0)}
 
 
 POINTS = {"lab5_model_quality": 6, **{f"lab6_forecast_{t}": 3 for t in TICKERS}}
