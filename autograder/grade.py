@@ -251,6 +251,7 @@ def grade(args) -> int:
     for student in {student for student, _, _, _ in to_grade}:   # so that kernels can be kept out of each other's
         (course / "autograded" / student).mkdir(parents=True, exist_ok=True)
 
+    grading_started = time.time()
     scorer = ScoringServer()
     try:
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
@@ -275,6 +276,7 @@ def grade(args) -> int:
                       f"peak {result.peak_mb:.0f} MB", flush=True)
     finally:
         scorer.close()
+    grading_seconds = time.time() - grading_started
     for key, result in results.items():
         state[f"{key[1]}/{key[0]}"] = result
     state_path.write_text(json.dumps(state, indent=1))
@@ -295,6 +297,9 @@ def grade(args) -> int:
                f"{args.jobs} worker(s); {len(attention)} need attention")
     settings = (f"limits: {limits.seconds:.0f} s and {limits.memory_mb:.0f} MB per submission, "
                 f"{limits.cell_timeout} s per cell; sandbox {'on' if sandbox else 'off'}")
+    (course / "run.json").write_text(json.dumps({
+        "submissions": len(rows), "graded_now": len(to_grade), "jobs": args.jobs,
+        "grading_s": round(grading_seconds, 1), "total_s": round(time.time() - started, 1)}))
     folder = course / "report"
     folder.mkdir(exist_ok=True)
     page = report.write_report(rows, parts, points, labs, folder, summary, settings)

@@ -1,0 +1,121 @@
+"""Measure grading throughput: serial (--jobs 1) against parallel (--jobs 2), and the overhead.
+
+    python -m autograder.benchmark            # about 12 minutes on 2 cores
+
+1. Grades the same submissions of the sample class twice, from scratch, with 1 and with 2
+   workers (`python -m autograder.grade --students ... --jobs N`), and reports submissions per
+   hour for each and the speed-up. The scores of the two runs must be identical.
+2. For the reference solutions, splits one job's wall time into executing the student's
+   notebook, executing the autograded notebook (hidden tests and trusted scoring added), and the
+   rest (nbgrader, gradebook, limits, sandbox): the grading overhead.
+
+Only submissions that execute their whole notebook are used (no deliberate endless loops,
+whose time is set by the limits, not by the grader). Writes autograder/runs/benchmark/benchmark.json.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from autograder.course import nbgrader_env
+from autograder.limits import one_thread_env
+from autograder.report import read_grades_csv
+from autograder.scorer import ScoringServer
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "autograder" / "runs" / "benchmark"
+STUDENTS = ["reference-solution", "constant-generator", "undertrained-generator", "wrong-name",
+            "mean-forecaster", "extra-files"]   # 8 full-notebook submissions: 4 per lab
+
+
+def grade_from_scratch(jobs: int) -> tuple[dict, dict]:
+    """Grade STUDENTS with `jobs` workers in a fresh course folder; returns (timings, grades).
+
+    Timings: wall_s for the whole command (release, grading, feedback, report) and grading_s
+    for the autograde jobs alone, as the command wrote them into run.json."""
+    course = OUT / f"jobs{jobs}"
+    shutil.rmtree(course, ignore_errors=True)
+    start = time.monotonic()
+    subprocess.run([sys.executable, "-m", "autograder.grade", "--students", *STUDENTS, "--jobs", str(jobs),
+                    "--out", str(course)], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+    wall = time.monotonic() - start
+    run = json.loads((course / "run.json").read_text())
+    grades = read_grades_csv(course / "grades.csv")
+    n = len(grades)
+    return {"wall_s": wall, "grading_s": run["grading_s"], "per_hour": 3600 * n / wall,
+            "per_hour_grading": 3600 * n / run["grading_s"],
+            "job_s": sum(row["seconds"] for row in grades.values())}, grades
+
+
+def execution_seconds(notebook: Path, env: dict) -> float:
+    """Seconds to execute `notebook` next to the release's files (its checkpoints), as the grader's kernel would."""
+    lab = notebook.parent.name
+    folder = OUT / "execute" / lab
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(REPO / "release" / lab, folder)
+    shutil.copy(notebook, folder / notebook.name)
+    nb = nbformat.read(folder / notebook.name, as_version=4)
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        start = time.monotonic()
+        NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
+        return time.monotonic() - start
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def overhead(course: Path, grades: dict, lab: str) -> dict:
+    """One reference job split into: the student's notebook, the hidden tests, the grading machinery."""
+    env = {**one_thread_env(nbgrader_env()), "NBGRADER_EXECUTION": "autograde"}
+    submitted = execution_seconds(course / "submitted" / "reference-solution" / lab / f"{lab}.ipynb", env)
+    scorer = ScoringServer()
+    try:
+        env["LABS_SCORER"] = scorer.address(scorer.new_token())
+        autograded = execution_seconds(course / "autograded" / "reference-solution" / lab / f"{lab}.ipynb", env)
+    finally:
+        scorer.close()
+    job = grades[("reference-solution", lab)]["seconds"]
+    return {"job_s": job, "execute_submitted_s": submitted, "execute_autograded_s": autograded,
+            "hidden_tests_s": autograded - submitted, "overhead_s": job - autograded}
+
+
+def main() -> int:
+    OUT.mkdir(parents=True, exist_ok=True)
+    serial, serial_grades = grade_from_scratch(1)
+    parallel, parallel_grades = grade_from_scratch(2)
+    identical = ({key: (row["score"], row["cells"]) for key, row in serial_grades.items()}
+                 == {key: (row["score"], row["cells"]) for key, row in parallel_grades.items()})
+    result = {
+        "submissions": len(serial_grades), "students": STUDENTS, "cores": os.cpu_count(),
+        "serial": serial, "parallel": parallel,
+        "speedup": serial["wall_s"] / parallel["wall_s"],
+        "speedup_grading": serial["grading_s"] / parallel["grading_s"],
+        "scores_identical": identical,
+        "overhead": {lab: overhead(OUT / "jobs1", serial_grades, lab) for lab in ("lab5", "lab6")},
+    }
+    (OUT / "benchmark.json").write_text(json.dumps(result, indent=1))
+    print(f"{result['submissions']} submissions on {result['cores']} cores")
+    for mode in ("serial", "parallel"):
+        timing = result[mode]
+        print(f"  {mode:8s}: {timing['wall_s']:4.0f} s in all ({timing['per_hour']:5.1f} submissions/hour), "
+              f"{timing['grading_s']:4.0f} s grading ({timing['per_hour_grading']:5.1f}/hour)")
+    print(f"  speed-up: {result['speedup']:.2f}x in all, {result['speedup_grading']:.2f}x grading; "
+          f"scores identical: {identical}")
+    for lab, split in result["overhead"].items():
+        print(f"  {lab} reference job {split['job_s']:.0f} s = student's notebook {split['execute_submitted_s']:.0f} s"
+              f" + hidden tests {split['hidden_tests_s']:.0f} s + overhead {split['overhead_s']:.0f} s")
+    print(f"written: {OUT / 'benchmark.json'}")
+    return 0 if identical else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
