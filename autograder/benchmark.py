@@ -1,6 +1,6 @@
 """Measure grading throughput: serial (--jobs 1) against parallel (--jobs 2), and the overhead.
 
-    python -m autograder.benchmark            # about 12 minutes on 2 cores
+    python -m autograder.benchmark            # about 10 minutes on 2 cores
 
 1. Grades the same submissions of the sample class twice, from scratch, with 1 and with 2
    workers (`python -m autograder.grade --students ... --jobs N`), and reports submissions per
@@ -32,7 +32,7 @@ from autograder.scorer import ScoringServer
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "autograder" / "runs" / "benchmark"
 STUDENTS = ["reference-solution", "constant-generator", "undertrained-generator", "wrong-name",
-            "mean-forecaster", "extra-files"]   # 8 full-notebook submissions: 4 per lab
+            "mean-forecaster", "extra-files"]   # 7 full-notebook submissions: 4 of Lab 5, 3 of Lab 6
 
 
 def grade_from_scratch(jobs: int) -> tuple[dict, dict]:
