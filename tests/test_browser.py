@@ -212,7 +212,10 @@ def math_cells(lab: str) -> list[int]:
 def test_blank_release_runs_its_lectures_and_fails_validation(page, lab_url, lab):
     start = time.monotonic()
     panel = open_notebook(page, lab_url, f"{lab}/{lab}.ipynb")
-    unrendered = [i for i in math_cells(lab) if cell_states(panel)[i]["math"] == 0]
+    deadline = time.monotonic() + 20  # MathJax typesets after the cells render
+    while (unrendered := [i for i in math_cells(lab) if cell_states(panel)[i]["math"] == 0]) and \
+            time.monotonic() < deadline:
+        time.sleep(0.5)
     assert not unrendered, f"markdown cells {unrendered} have $...$ but no MathJax output"
     timings = run_all(page, panel)
     cells, first_stub = cell_states(panel), answer_cells(lab)[0]
