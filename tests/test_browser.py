@@ -1,7 +1,8 @@
 """What a student sees, in JupyterLab 4 driven by a real (headless) Chromium.
 
-JupyterLab is started with the README's student command, `make lab`, on a temporary work
-folder (LAB_DIR) and a temporary Jupyter config. For each lab:
+Each test starts its own JupyterLab with the README's student command, `make lab`, on a
+temporary work folder (LAB_DIR), a temporary Jupyter config and a free loopback port, and stops
+it (kernels first) when done. For each lab:
 - the blank release: Run All runs the setup and lecture cells without error up to the first
   stub, the math renders through MathJax, lecture plots appear, Validate says "failed" and
   names the unfinished parts;
@@ -20,6 +21,7 @@ import subprocess
 import time
 import urllib.request
 from pathlib import Path
+from typing import NamedTuple
 
 import nbformat
 import pytest
@@ -64,11 +66,17 @@ def api(url: str, path: str, method: str = "GET"):
     return json.loads(body) if body else None
 
 
-@pytest.fixture(scope="module")
-def jupyterlab(tmp_path_factory):
-    """`make lab` on a work folder with a blank and a finished copy of each lab; yields the URL."""
-    home = tmp_path_factory.mktemp("jupyter-home")
-    work = tmp_path_factory.mktemp("work")
+class Server(NamedTuple):
+    url: str
+    start_s: float  # from `make lab` to JupyterLab answering
+
+
+@pytest.fixture
+def jupyterlab(tmp_path):
+    """A JupyterLab of the test's own: `make lab` on a fresh work folder with a blank and a finished
+    copy of each lab, settings in a temp folder, a free loopback port; stopped after the test."""
+    home, work = tmp_path / "jupyter-home", tmp_path / "work"
+    started = time.monotonic()
     for lab in LABS:
         finished = work / f"{lab}-finished"
         shutil.copytree(REPO / "release" / lab, finished)
@@ -98,20 +106,14 @@ def jupyterlab(tmp_path_factory):
     else:
         os.killpg(server.pid, signal.SIGKILL)
         pytest.fail("JupyterLab did not start within 120 s")
-    yield url
+    yield Server(url, time.monotonic() - started)
+    for kernel in api(url, "/api/kernels"):  # the kernels first: they outlive a killed server
+        api(url, f"/api/kernels/{kernel['id']}", method="DELETE")
     os.killpg(server.pid, signal.SIGTERM)
     try:
         server.wait(timeout=20)
     except subprocess.TimeoutExpired:
         os.killpg(server.pid, signal.SIGKILL)
-
-
-@pytest.fixture
-def lab_url(jupyterlab):
-    """The server's URL; each test's kernels are shut down after it (one lab at a time on 2 cores)."""
-    yield jupyterlab
-    for kernel in api(jupyterlab, "/api/kernels"):
-        api(jupyterlab, f"/api/kernels/{kernel['id']}", method="DELETE")
 
 
 def open_notebook(page, url: str, path: str):
@@ -180,13 +182,17 @@ def validate(page, panel) -> tuple[str, str, float]:
     return message.get_attribute("class"), message.inner_text(), time.monotonic() - start
 
 
-def record(name: str, page, timings: dict, validation: str) -> None:
-    """Screenshot of the final state, the test's timings and Validate's message, under tests/artifacts/."""
+def record(name: str, page, server: Server, started: float, timings: dict, validation: str) -> None:
+    """Screenshot of the final state, the test's timings and Validate's message, under tests/artifacts/.
+
+    browser_s, the browser's share: JupyterLab's start plus what the test took beyond the lab's own
+    Run All and Validate."""
+    timings = {"server_start_s": server.start_s, **timings, "total_s": time.monotonic() - started}
+    timings["browser_s"] = (timings["server_start_s"] + timings["total_s"]
+                            - timings["run_all_s"] - timings["validate_s"])
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / f"{name}-validation.txt").write_text(validation)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
-    # The browser's share: what the test took beyond the lab's own Run All and Validate.
-    timings["browser_s"] = timings["total_s"] - timings["run_all_s"] - timings["validate_s"]
     (ARTIFACTS / f"{name}.json").write_text(json.dumps({k: round(v, 1) for k, v in timings.items()}))
 
 
@@ -209,9 +215,9 @@ def math_cells(lab: str) -> list[int]:
 
 
 @pytest.mark.parametrize("lab", LABS)
-def test_blank_release_runs_its_lectures_and_fails_validation(page, lab_url, lab):
+def test_blank_release_runs_its_lectures_and_fails_validation(page, jupyterlab, lab):
     start = time.monotonic()
-    panel = open_notebook(page, lab_url, f"{lab}/{lab}.ipynb")
+    panel = open_notebook(page, jupyterlab.url, f"{lab}/{lab}.ipynb")
     deadline = time.monotonic() + 20  # MathJax typesets after the cells render
     while (unrendered := [i for i in math_cells(lab) if cell_states(panel)[i]["math"] == 0]) and \
             time.monotonic() < deadline:
@@ -228,17 +234,17 @@ def test_blank_release_runs_its_lectures_and_fails_validation(page, lab_url, lab
         path=str(ARTIFACTS / f"{lab}-lecture-plot.png"))
     stopped_at = next(c for c in cells if c["errors"])  # a stub's NotImplementedError ends Run All
     assert "NotImplementedError" in stopped_at["errors"][0], stopped_at["errors"][0][-1000:]
-    verdict, text, validate_seconds = validate(page, panel)
-    record(f"{lab}-blank", page, {**timings, "validate_s": validate_seconds, "total_s": time.monotonic() - start}, text)
+    verdict, text, timings["validate_s"] = validate(page, panel)
+    record(f"{lab}-blank", page, jupyterlab, start, timings, text)
     assert "validation-failed" in verdict, text[:2000]
     unnamed = [line for line in graded_cell_titles(lab) if line not in text]
     assert not unnamed, f"Validate's message does not name {unnamed}"
 
 
 @pytest.mark.parametrize("lab", LABS)
-def test_finished_lab_runs_all_and_passes_validation(page, lab_url, lab):
+def test_finished_lab_runs_all_and_passes_validation(page, jupyterlab, lab):
     start = time.monotonic()
-    panel = open_notebook(page, lab_url, f"{lab}-finished/{lab}.ipynb")
+    panel = open_notebook(page, jupyterlab.url, f"{lab}-finished/{lab}.ipynb")
     timings = run_all(page, panel)
     cells, first_stub = cell_states(panel), answer_cells(lab)[0]
     assert all(executed(c) for c in cells if c["code"]), "a cell did not run"
@@ -246,14 +252,13 @@ def test_finished_lab_runs_all_and_passes_validation(page, lab_url, lab):
     assert any(width > 100 for c in cells[first_stub:] for width in c["images"]), "no assignment plot appeared"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     panel.locator(".jp-OutputArea-output.jp-RenderedImage img").last.screenshot(path=str(ARTIFACTS / f"{lab}-plot.png"))
-    verdict, text, validate_seconds = validate(page, panel)
-    record(f"{lab}-finished", page, {**timings, "validate_s": validate_seconds, "total_s": time.monotonic() - start},
-           text)
+    verdict, text, timings["validate_s"] = validate(page, panel)
+    record(f"{lab}-finished", page, jupyterlab, start, timings, text)
     assert "validation-success" in verdict, text[:2000]
 
 
-def test_assignment_list_opens_without_exchange_error(page, lab_url):
-    page.goto(f"{lab_url}/lab?reset&token={TOKEN}")
+def test_assignment_list_opens_without_exchange_error(page, jupyterlab):
+    page.goto(f"{jupyterlab.url}/lab?reset&token={TOKEN}")
     page.locator("#jp-MainMenu .lm-MenuBar-itemLabel:has-text('Nbgrader')").click()
     page.locator(".lm-Menu-itemLabel:has-text('Assignment List')").click()
     page.locator("#jp-main-dock-panel .lm-TabBar-tabLabel:has-text('Assignments')").wait_for(timeout=30_000)
