@@ -12,6 +12,7 @@ Also: the Nbgrader menu's Assignment List opens without the exchange error.
 Screenshots and per-test timings go to tests/artifacts/.
 """
 
+import functools
 import json
 import os
 import shutil
@@ -196,22 +197,24 @@ def record(name: str, page, server: Server, started: float, timings: dict, valid
     (ARTIFACTS / f"{name}.json").write_text(json.dumps({k: round(v, 1) for k, v in timings.items()}))
 
 
+@functools.cache
+def release_cells(lab: str) -> list:
+    return nbformat.read(REPO / "release" / lab / f"{lab}.ipynb", as_version=4).cells
+
+
 def answer_cells(lab: str) -> list[int]:
-    nb = nbformat.read(REPO / "release" / lab / f"{lab}.ipynb", as_version=4)
-    return [i for i, c in enumerate(nb.cells)
+    return [i for i, c in enumerate(release_cells(lab))
             if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")]
 
 
 def graded_cell_titles(lab: str) -> list[str]:
     """The first line (a docstring naming the part) of each autograded test cell."""
-    nb = nbformat.read(REPO / "release" / lab / f"{lab}.ipynb", as_version=4)
-    return [c.source.splitlines()[0] for c in nb.cells
+    return [c.source.splitlines()[0] for c in release_cells(lab)
             if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")]
 
 
 def math_cells(lab: str) -> list[int]:
-    nb = nbformat.read(REPO / "release" / lab / f"{lab}.ipynb", as_version=4)
-    return [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "$" in c.source]
+    return [i for i, c in enumerate(release_cells(lab)) if c.cell_type == "markdown" and "$" in c.source]
 
 
 @pytest.mark.parametrize("lab", LABS)
