@@ -8,6 +8,7 @@
 2. For the reference solutions, splits one job's wall time into executing the student's
    notebook, executing the autograded notebook (hidden tests and trusted scoring added), and the
    rest (nbgrader, gradebook, limits, sandbox): the grading overhead.
+3. Times a kernel start, one cell and shutdown with the sandbox kernelspec and without it.
 
 Only submissions that execute their whole notebook are used (no deliberate endless loops,
 whose time is set by the limits, not by the grader). Writes autograder/runs/benchmark/benchmark.json.
@@ -18,16 +19,22 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import nbformat
+import numpy as np
+from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
+from autograder import sandbox
 from autograder.course import nbgrader_env
+from autograder.job import SANDBOX_SIZES
 from autograder.limits import one_thread_env
 from autograder.report import read_grades_csv
-from autograder.scorer import ScoringServer
+from autograder.scorer import Hidden, Session
+from labs.hidden import SOCKET_VARIABLE
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "autograder" / "runs" / "benchmark"
@@ -69,22 +76,50 @@ def execution_seconds(notebook: Path, env: dict) -> float:
 
 
 def overhead(course: Path, grades: dict, lab: str) -> dict:
-    """One reference job split into: the student's notebook, the hidden tests, the grading machinery."""
+    """One reference job split into: the student's notebook, the hidden tests (the scorer's
+    questions, exports and evaluation), and the grading machinery (nbgrader, sandbox, limits)."""
     env = {**one_thread_env(nbgrader_env()), "NBGRADER_EXECUTION": "autograde"}
     submitted = execution_seconds(course / "submitted" / "reference-solution" / lab / f"{lab}.ipynb", env)
-    scorer = ScoringServer()
-    try:
-        env["LABS_SCORER"] = scorer.address(scorer.new_token())
-        autograded = execution_seconds(course / "autograded" / "reference-solution" / lab / f"{lab}.ipynb", env)
-    finally:
-        scorer.close()
+    with tempfile.TemporaryDirectory() as folder:
+        session = Session(lab, Hidden(), Path(folder) / "scorer.sock", sandboxed=True)
+        try:
+            env[SOCKET_VARIABLE] = str(Path(folder) / "scorer.sock")
+            autograded = execution_seconds(course / "autograded" / "reference-solution" / lab / f"{lab}.ipynb", env)
+        finally:
+            session.close()
     job = grades[("reference-solution", lab)]["seconds"]
     return {"job_s": job, "execute_submitted_s": submitted, "execute_autograded_s": autograded,
             "hidden_tests_s": autograded - submitted, "overhead_s": job - autograded}
 
 
+def kernel_start_seconds(sandboxed: bool, repeats: int = 5) -> float:
+    """Median seconds to start a kernel (ipc transport), run one cell and shut it down, with the
+    sandbox kernelspec or a plain one."""
+    times = []
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as folder:
+            folder = Path(folder)
+            (folder / "ipc").mkdir()
+            (folder / "scorer.sock").touch()
+            config = {"lab": "lab5", "ipc": str(folder / "ipc"), "scorer_socket": str(folder / "scorer.sock"),
+                      "nproc": 128, "env": {}, "cgroup": "", **SANDBOX_SIZES}
+            path = (sandbox.write_kernelspec(folder / "spec", config) if sandboxed
+                    else sandbox.write_plain_kernelspec(folder / "spec"))
+            nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1 + 1)")])
+            start = time.monotonic()
+            manager = KernelManager(kernel_name="python3", transport="ipc", ip=str(folder / "ipc" / "k"),
+                                    connection_file=str(folder / "ipc" / "k.json"))
+            manager.kernel_spec_manager.kernel_dirs = [str(path / "kernels")]
+            NotebookClient(nb, km=manager, timeout=60, resources={"metadata": {"path": str(folder)}}).execute()
+            times.append(time.monotonic() - start)
+    return float(np.median(times))
+
+
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
+    starts = {"plain_s": kernel_start_seconds(False), "sandboxed_s": kernel_start_seconds(True)}
+    print(f"kernel start + one cell + shutdown: {starts['plain_s']:.2f} s plain, {starts['sandboxed_s']:.2f} s "
+          f"sandboxed (+{starts['sandboxed_s'] - starts['plain_s']:.2f} s)", flush=True)
     serial, serial_grades = grade_from_scratch(1)
     parallel, parallel_grades = grade_from_scratch(2)
     identical = ({key: (row["score"], row["cells"]) for key, row in serial_grades.items()}
@@ -96,6 +131,7 @@ def main() -> int:
         "speedup_grading": serial["grading_s"] / parallel["grading_s"],
         "scores_identical": identical,
         "overhead": {lab: overhead(OUT / "jobs1", serial_grades, lab) for lab in ("lab5", "lab6")},
+        "kernel_start": starts,
     }
     (OUT / "benchmark.json").write_text(json.dumps(result, indent=1))
     print(f"{result['submissions']} submissions on {result['cores']} cores")

@@ -16,10 +16,11 @@ def nbgrader_env() -> dict:
     return {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""), "LABS_QUIET": "1"}
 
 
-def run_nbgrader(args: list[str], course: Path, log=None, check: bool = True) -> subprocess.CompletedProcess:
+def run_nbgrader(args: list[str], course: Path, log=None, check: bool = True,
+                 env: dict | None = None) -> subprocess.CompletedProcess:
     """Run `nbgrader ARGS` with `course` as the working directory (its course root)."""
     command = [sys.executable, "-m", "nbgrader", *args]
-    result = subprocess.run(command, cwd=course, env=nbgrader_env(), text=True,
+    result = subprocess.run(command, cwd=course, env=env or nbgrader_env(), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if log is not None:
         log.write(f"$ nbgrader {' '.join(args)}\n{result.stdout}\n")

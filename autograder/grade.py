@@ -1,19 +1,24 @@
-"""Grade a class in one command: autograde, feedback without hidden tests, grades.csv, a report.
+"""Grade a class in one command: intake, sandboxed jobs, trusted scores, feedback, grades.csv, a report.
 
     python -m autograder.grade                                # the bundled sample class (README's main job)
     python -m autograder.grade --submitted DIR                # DIR/<student>/<lab>/<lab>.ipynb (nbgrader layout)
     python -m autograder.grade --lms DOWNLOAD --labs lab5     # a folder or .zip of <student>_<anything>.ipynb
 
-Every submission runs in its own process tree with a wall-clock and a memory limit, in
-parallel (--jobs), with one torch thread per worker and a private gradebook merged afterwards.
-A re-run grades only new or changed submissions (--force: all of them, after backing up the
-gradebook). Output in --out (a course root): gradebook.db, autograded/, feedback/, grades.csv
-(one row per student and lab, one column per graded part, a status and a reason),
-report/report.html with PNGs.
+The flow, one module each: intake (autograder/intake.py) -> job: a sandboxed kernel and the
+trusted scorer (job.py, sandbox.py, scorer.py) -> engine (engine.py) -> merge into the course
+gradebook (merge.py) -> feedback, grades.csv and the report (report.py). Every submission runs
+in its own throwaway folder and process tree with limits of time, memory and processes, one
+torch thread per job. A re-run grades only new or changed submissions (--force: all of them,
+after backing up the gradebook). Output in --out (a course root): gradebook.db, autograded/,
+feedback/, grades.csv, report/report.html, jobs/<lab>/<student>/ (log and the scorer's verdicts).
+
+Grading needs bubblewrap: without it (or with user namespaces disabled) the command stops before
+the first submission and says how to fix it; --no-sandbox grades anyway (trusted code only),
+and then every row of grades.csv and of the report says "sandbox off".
 
 Exit status: 0 graded and nothing needs attention (sample class: every outcome as the manifest
 says), 3 graded but some submissions need attention (listed), 1 the grader itself failed
-(sample class: an outcome differs from the manifest).
+(sample class: an outcome differs from the manifest), 2 no sandbox can be built here.
 """
 
 import argparse
@@ -24,20 +29,22 @@ import sys
 import time
 import traceback
 import zipfile
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
+from autograder import canaries, engine, report, sandbox
 from autograder import intake as intake_module
-from autograder import jobs, report
-from autograder.course import REPO, SETTINGS, generate_release, make_course_copy, run_nbgrader
+from autograder.bundle import grader_version, make_bundle
+from autograder.course import REPO, generate_release, make_course_copy, run_nbgrader
+from autograder.job import JobOutput, JobResult, JobSpec
 from autograder.limits import Limits
-from autograder.scorer import HIDDEN, ScoringServer
+from autograder.merge import forget, merge_bytes
+from autograder.scorer import HIDDEN
 from autograder.submissions import SAMPLES, build_submission, load_manifest
 
 RUNS = REPO / "autograder" / "runs"
-EXIT_OK, EXIT_FAILED, EXIT_ATTENTION = 0, 1, 3
+EXIT_OK, EXIT_FAILED, EXIT_NO_SANDBOX, EXIT_ATTENTION = 0, 1, 2, 3
 
 
 def parse_args(argv):
@@ -57,6 +64,8 @@ def parse_args(argv):
     parser.add_argument("--cell-timeout", type=int,
                         help=f"seconds per cell, nbgrader's (default {defaults.cell_timeout})")
     parser.add_argument("--force", action="store_true", help="regrade everything (the gradebook is backed up first)")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="grade without bubblewrap (trusted code only: every row then says 'sandbox off')")
     args = parser.parse_args(argv)
     if args.lms and (not args.labs or len(args.labs) != 1):
         parser.error("--lms needs exactly one lab: --labs lab5")
@@ -70,19 +79,22 @@ def parse_args(argv):
     return args
 
 
-def raw_submissions(args, labs: list[str]) -> tuple[dict, dict]:
+def raw_submissions(args, labs: list[str], fixtures: dict) -> tuple[dict, dict]:
     """{(student, lab): raw folder or None} and, for the sample class, the manifest's expectations."""
     inbox = args.out / "inbox"
     if args.sample_class:
         manifest = load_manifest(SAMPLES)
         if args.students:
             manifest = {s: manifest[s] for s in args.students}
-        pairs = {}
+        if inbox.exists():
+            shutil.rmtree(inbox)
         for student, specs in manifest.items():
             for lab, spec in specs.items():
                 if lab in labs:
-                    pairs[(student, lab)] = build_submission(student, lab, spec, inbox, REPO)
-        return pairs, manifest
+                    build_submission(student, lab, spec, inbox, REPO, fixtures=fixtures)
+        manifest = {intake_module.safe_id(student): specs for student, specs in manifest.items()}
+        found = intake_module.find_raw_submissions(inbox / "submitted", labs)
+        return {key: raw for key, raw in found.items() if key[1] in manifest.get(key[0], {})}, manifest
     if args.submitted:
         return intake_module.find_raw_submissions(args.submitted.resolve(), labs), {}
     return collect_lms(args.lms.resolve(), labs[0], args.out), {}
@@ -108,12 +120,15 @@ def collect_lms(download: Path, lab: str, course: Path) -> dict:
     return intake_module.find_raw_submissions(inbox, [lab]) if inbox.exists() else {}
 
 
-def fingerprint(lab: str, limits: Limits) -> str:
-    """Everything besides the submission that decides its grade: a change regrades the lab."""
-    digest = hashlib.sha256(repr(limits).encode())
-    for path in [REPO / "source" / lab / f"{lab}.ipynb", SETTINGS, *(REPO / "autograder").glob("*.py"),
+def fingerprint(lab: str, limits: Limits, sandboxed: bool) -> str:
+    """Everything besides the submission that decides its grade: the grading code (labs/ and
+    autograder/), the hidden data, the lab's source and release, the limits and the sandbox
+    mode. A change regrades the lab."""
+    digest = hashlib.sha256(f"{limits!r}:{sandboxed}:{grader_version()}".encode())
+    for path in [*sorted((REPO / "source" / lab).iterdir()), *sorted((REPO / "release" / lab).iterdir()),
                  *sorted(HIDDEN.iterdir())]:
-        digest.update(path.read_bytes())
+        if path.is_file():
+            digest.update(path.name.encode() + path.read_bytes())
     return digest.hexdigest()
 
 
@@ -158,12 +173,15 @@ def build_rows(results: dict, database: Path, points: dict, manual: dict, parts:
                      "score": scores["score"] if scores else 0.0, "max_score": lab_max,
                      "auto_score": auto, "auto_max": lab_max - manual_max, "manual_max": manual_max,
                      "seconds": result["seconds"], "peak_mb": result["peak_mb"],
-                     "reason": "; ".join(result["notes"]), "attention": status != "graded" or bool(result["notes"])})
+                     "sandbox": "on" if result.get("sandboxed", True) else "off",
+                     "reason": "; ".join(result["notes"]), "verdicts": result.get("verdicts", {}),
+                     "attention": status != "graded" or bool(result["notes"])})
     return rows
 
 
 def check_expectation(row: dict, expect: dict) -> str:
-    """'' when a sample's outcome meets the manifest (score, min/max, cells, status, attention), else what differs."""
+    """'' when a sample's outcome meets the manifest (score, min/max, cells, status, attention, and
+    "measured": {cell: {measurement: [low, high]}} of the scorer's verdicts), else what differs."""
     score = row["auto_score"]
     if "score" in expect and abs(score - expect["score"]) > 1e-6:
         return f"expected {expect['score']}"
@@ -171,6 +189,8 @@ def check_expectation(row: dict, expect: dict) -> str:
         return f"expected >= {expect['min']}"
     if "max" in expect and score > expect["max"] + 1e-6:
         return f"expected <= {expect['max']}"
+    if "max_peak_mb" in expect and (row["peak_mb"] or 0) > expect["max_peak_mb"]:
+        return f"expected a peak below {expect['max_peak_mb']} MB"
     if row["status"] != expect.get("status", "graded"):
         return f"expected status {expect.get('status', 'graded')!r}"
     for needle in expect.get("attention", []):
@@ -182,6 +202,12 @@ def check_expectation(row: dict, expect: dict) -> str:
         got = row["cells"].get(cell, (None, None))[0]
         if got is None or abs(got - expected) > 1e-6:
             return f"{cell}: expected {expected}, got {got}"
+    for cell, bounds in expect.get("measured", {}).items():
+        measured = row.get("verdicts", {}).get(cell, {}).get("measurements", {})
+        for name, (low, high) in bounds.items():
+            value = measured.get(name)
+            if not isinstance(value, int | float) or not low <= value <= high:
+                return f"{cell}: the scorer measured {name} = {value}, expected in [{low}, {high}]"
     return ""
 
 
@@ -203,8 +229,73 @@ def backup(database: Path) -> Path:
     return target
 
 
+def take_in(args, labs: list[str], course: Path, state: dict, sandboxed: bool,
+            fixtures: dict) -> tuple[dict, list, dict]:
+    """Intake of every raw submission: (results of those not to grade, specs to grade, manifest)."""
+    pairs, manifest = raw_submissions(args, labs, fixtures)
+    release = {lab: intake_module.release_cells(course / "release" / lab / f"{lab}.ipynb") for lab in labs}
+    fingerprints = {lab: fingerprint(lab, args.limits, sandboxed) for lab in labs}
+    results, to_grade = {}, []
+    for (student, lab), raw in sorted(pairs.items()):
+        taken = intake_module.prepare(student, lab, raw, release[lab])
+        raw_name = raw.name if raw is not None and raw.name != lab else raw.parent.name if raw is not None else student
+        if raw_name != student:
+            taken.notes.insert(0, f"student id made safe: {intake_module.safe_text(raw_name)}")
+        digest = f"{taken.digest}:{fingerprints[lab]}"
+        previous = state.get(f"{lab}/{student}")
+        target = course / "submitted" / student / lab
+        if target.exists():
+            shutil.rmtree(target)
+        if taken.fatal:
+            forget(course / "gradebook.db", lab, student)
+            results[(student, lab)] = JobResult(student, lab, status=taken.fatal.split(":")[0], sandboxed=sandboxed,
+                                                notes=[taken.fatal, *taken.notes], digest=digest).to_json()
+            continue
+        target.mkdir(parents=True)
+        (target / f"{lab}.ipynb").write_bytes(taken.notebook)
+        if previous and previous["digest"] == digest:
+            results[(student, lab)] = previous
+        else:
+            to_grade.append(JobSpec(student, lab, taken.notebook, args.limits, sandboxed, taken.timestamp,
+                                    grader_version(), taken.notes, digest))
+    return results, to_grade, manifest
+
+
+def store_output(course: Path, spec: JobSpec, output: JobOutput) -> dict:
+    """Write one job's output into the course root (the coordinator alone does); returns its result."""
+    result = output.result
+    result.notes = spec.notes + result.notes
+    result.digest = spec.digest
+    database = course / "gradebook.db"
+    if result.status == "ok":
+        merge_bytes(database, output.gradebook, spec.lab, spec.student)
+        result.graded = True
+    else:
+        forget(database, spec.lab, spec.student)
+    for kind, data, name in (("autograded", output.autograded, f"{spec.lab}.ipynb"),
+                             ("feedback", output.feedback, f"{spec.lab}.html")):
+        folder = course / kind / spec.student / spec.lab
+        if folder.exists():
+            shutil.rmtree(folder)
+        if data is not None and result.status == "ok":
+            folder.mkdir(parents=True)
+            (folder / name).write_bytes(data)
+    logs = course / "jobs" / spec.lab / spec.student
+    logs.mkdir(parents=True, exist_ok=True)
+    (logs / "autograde.log").write_text(output.log)
+    (logs / "verdicts.json").write_text(json.dumps(result.verdicts, indent=1))
+    return result.to_json()
+
+
 def grade(args) -> int:
     started = time.time()
+    sandboxed = not args.no_sandbox
+    if sandboxed:
+        try:
+            sandbox.probe()
+        except sandbox.SandboxUnavailable as error:
+            print(f"cannot grade: no sandbox can be built here. {error}", file=sys.stderr)
+            return EXIT_NO_SANDBOX
     limits = args.limits
     labs = args.labs or ["lab5", "lab6"]
     course = args.out
@@ -214,76 +305,50 @@ def grade(args) -> int:
         for lab in labs:
             print(f"[{lab}] generating the assignment in {course}", flush=True)
             generate_release(lab, course, log)
-    pairs, manifest = raw_submissions(args, labs)
     database = course / "gradebook.db"
     state_path = course / "state.json"
     state = json.loads(state_path.read_text()) if state_path.exists() and not args.force else {}
     if args.force and database.exists():
         print(f"backed up the gradebook to {backup(database)}")
-    sandbox = jobs.sandbox_available()
-    sandbox_path = None
-    if sandbox:
-        sandbox_path = jobs.write_sandbox_kernelspec(course / "jobs" / "sandbox")
-    template = course / "jobs" / "template.db"
-    template.parent.mkdir(parents=True, exist_ok=True)
-    jobs.empty_gradebook(database, template)
-    template.chmod(0o600)
-
-    results, to_grade = {}, []
-    fingerprints = {lab: fingerprint(lab, limits) for lab in labs}
-    for (student, lab), raw in sorted(pairs.items()):
-        taken = intake_module.prepare(student, lab, raw, course, REPO / "release" / lab / f"{lab}.ipynb")
-        digest = f"{taken.digest}:{fingerprints[lab]}"
-        previous = state.get(f"{lab}/{student}")
-        if taken.fatal:
-            jobs.forget(database, lab, student)
-            results[(student, lab)] = jobs.JobResult(student, lab, status=taken.fatal.split(":")[0],
-                                                     notes=[taken.fatal, *taken.notes], digest=digest).to_json()
-        elif previous and previous["digest"] == digest:
-            results[(student, lab)] = previous
-        else:
-            to_grade.append((student, lab, taken, digest))
-    print(f"{len(pairs)} submissions: {len(to_grade)} to grade, {len(pairs) - len(to_grade)} unchanged or "
+    server = canaries.PriceServer(HIDDEN / "closes_2021.csv") if args.sample_class else None
+    fixtures = {"price_server": server.port} if server else {}
+    results, to_grade, manifest = take_in(args, labs, course, state, sandboxed, fixtures)
+    guard = canaries.Canaries(REPO, course) if args.sample_class else None
+    before = guard.snapshot() if guard else {}
+    print(f"{len(results) + len(to_grade)} submissions: {len(to_grade)} to grade, {len(results)} unchanged or "
           f"not gradable; {args.jobs} worker(s); limits {limits.seconds:.0f} s, {limits.memory_mb:.0f} MB, "
-          f"{limits.cell_timeout} s per cell; sandbox {'on' if sandbox else 'off (not root)'}", flush=True)
+          f"{limits.cell_timeout} s per cell, {limits.max_processes} processes; sandbox "
+          f"{'on (bubblewrap)' if sandboxed else 'OFF (--no-sandbox)'}", flush=True)
     if to_grade and database.exists() and not args.force and state:
         backup(database)
-    for student in {student for student, _, _, _ in to_grade}:   # so that kernels can be kept out of each other's
-        (course / "autograded" / student).mkdir(parents=True, exist_ok=True)
+    bundles = {lab: make_bundle(course, lab, HIDDEN, course / "jobs" / "bundles")
+               for lab in sorted({spec.lab for spec in to_grade})}
+    grading_started, done = time.time(), []
 
-    grading_started = time.time()
-    scorer = ScoringServer()
+    def on_done(spec: JobSpec, output: JobOutput) -> None:
+        result = store_output(course, spec, output)
+        results[(spec.student, spec.lab)] = state[f"{spec.lab}/{spec.student}"] = result
+        state_path.write_text(json.dumps(state, indent=1))
+        done.append(spec)
+        print(f"  [{len(done)}/{len(to_grade)}] {spec.student}/{spec.lab}: {result['status']} in "
+              f"{result['seconds'] or 0:.0f} s, peak {result['peak_mb'] or 0:.0f} MB", flush=True)
+
     try:
-        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-            futures = {pool.submit(jobs.run_job, course, lab, student, limits, template,
-                                   course / "jobs" / lab / student, scorer, sandbox_path, HIDDEN):
-                       (student, lab, taken, digest)
-                       for student, lab, taken, digest in to_grade}
-            for done, future in enumerate(as_completed(futures), 1):
-                student, lab, taken, digest = futures[future]
-                result, job_db = future.result()
-                result.notes = taken.notes + result.notes
-                result.digest = digest
-                if result.status == "ok":
-                    jobs.merge(database, job_db, lab, student)
-                    result.graded = True
-                else:
-                    jobs.forget(database, lab, student)
-                results[(student, lab)] = result.to_json()
-                state[f"{lab}/{student}"] = result.to_json()
-                state_path.write_text(json.dumps(state, indent=1))
-                print(f"  [{done}/{len(to_grade)}] {student}/{lab}: {result.status} in {result.seconds:.0f} s, "
-                      f"peak {result.peak_mb:.0f} MB", flush=True)
+        engine.run_local(to_grade, bundles, args.jobs, on_done, scratch=course / "jobs")
     finally:
-        scorer.close()
+        if server:
+            server.close()
     grading_seconds = time.time() - grading_started
+    harness = []
+    if guard:
+        harness = [f"changed outside the submissions: {path}" for path in guard.changed(before)]
+        harness += [f"written outside the sandbox: {path}" for path in canaries.marked_files(course)]
+        harness += [f"left running: {process}" for process in canaries.leftovers(course)]
+        guard.remove()
     for key, result in results.items():
         state[f"{key[1]}/{key[0]}"] = result
     state_path.write_text(json.dumps(state, indent=1))
 
-    with open(course / "grading.log", "a") as log:
-        for lab in sorted({lab for _, lab, _, _ in to_grade}):
-            run_nbgrader(["generate_feedback", lab, "--force"], course, log, check=False)
     parts, points, manual = lab_parts(database, labs)
     rows = build_rows(results, database, points, manual, parts)
     mismatches = 0
@@ -295,10 +360,10 @@ def grade(args) -> int:
     attention = [r for r in rows if r["attention"]]
     summary = (f"{len(rows)} submissions ({len(to_grade)} graded now) in {time.time() - started:.0f} s with "
                f"{args.jobs} worker(s); {len(attention)} need attention")
-    settings = (f"limits: {limits.seconds:.0f} s and {limits.memory_mb:.0f} MB per submission, "
-                f"{limits.cell_timeout} s per cell; sandbox {'on' if sandbox else 'off'}")
+    settings = (f"limits: {limits.seconds:.0f} s, {limits.memory_mb:.0f} MB and {limits.max_processes} processes "
+                f"per submission, {limits.cell_timeout} s per cell; sandbox {'on' if sandboxed else 'OFF'}")
     (course / "run.json").write_text(json.dumps({
-        "submissions": len(rows), "graded_now": len(to_grade), "jobs": args.jobs,
+        "submissions": len(rows), "graded_now": len(to_grade), "jobs": args.jobs, "sandbox": sandboxed,
         "grading_s": round(grading_seconds, 1), "total_s": round(time.time() - started, 1)}))
     folder = course / "report"
     folder.mkdir(exist_ok=True)
@@ -307,10 +372,14 @@ def grade(args) -> int:
     print_table(rows)
     print(f"\n{summary}\ngrades: {course / 'grades.csv'}\nreport: {page}\nfeedback: {course / 'feedback'}")
     if manifest:
-        if mismatches:
-            print(f"{mismatches} outcomes differ from the manifest", file=sys.stderr)
+        for problem in harness:
+            print(problem, file=sys.stderr)
+        if mismatches or harness:
+            print(f"{mismatches} outcomes differ from the manifest; {len(harness)} problems outside the "
+                  "submissions", file=sys.stderr)
             return EXIT_FAILED
-        print("every outcome matches autograder/samples/manifest.json")
+        print("every outcome matches autograder/samples/manifest.json; no file outside the submissions changed, "
+              "no process of the batch is left")
         return EXIT_OK
     return EXIT_ATTENTION if attention else EXIT_OK
 

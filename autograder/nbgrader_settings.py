@@ -11,7 +11,7 @@ c = get_config()  # noqa: F821  (provided by traitlets when nbgrader loads this 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
-from autograder.feedback import ShortenTracebacks  # noqa: E402
+from autograder.preprocessors import DropKernelResults, ShortenTracebacks  # noqa: E402
 
 c.CourseDirectory.course_id = "rnn-labs"
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
@@ -30,6 +30,18 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # A deleted graded cell is put back and graded instead of staying "needs manual grade".
 c.OverwriteCells.add_missing_cells = True
+
+# Autograde: nbgrader never reads a score from the kernel (the trusted scorer decides them).
+c.Autograde.autograde_preprocessors = [
+    "nbgrader.preprocessors.Execute",
+    DropKernelResults,
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
 
 # Feedback keeps scores but never shows hidden tests, not even quoted in a traceback.
 c.GenerateFeedback.preprocessors = [

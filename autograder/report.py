@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 CSV_FIELDS = ("student", "lab", "status", "score", "max_score", "auto_score", "auto_max", "manual_max",
-              "seconds", "peak_mb", "reason")
+              "seconds", "peak_mb", "sandbox", "reason")
 
 
 def write_grades_csv(rows: list[dict], parts: dict[str, list[str]], path: Path) -> None:

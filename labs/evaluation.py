@@ -8,8 +8,6 @@ The model contract (the same in the worked example and the assignment):
     y: float tensor (batch, seq_len, 1), y[:, k] is the prediction of x[:, k + 1]
 """
 
-import contextlib
-
 import numpy as np
 import torch
 from torch import nn
@@ -133,58 +131,3 @@ def find_recurrent_modules(obj, depth: int = 4) -> list[nn.Module]:
 
     visit(obj, 0)
     return found
-
-
-@contextlib.contextmanager
-def perturbed_weights(modules: list[nn.Module], scale: float = 0.1, seed: int = 0):
-    """Multiply every parameter of `modules` by (1 + scale * N(0, 1)) inside the block; restore on exit."""
-    generator = torch.Generator().manual_seed(seed)
-    saved = []
-    try:
-        with torch.no_grad():
-            for module in modules:
-                for parameter in module.parameters():
-                    saved.append((parameter, parameter.detach().clone()))
-                    noise = torch.randn(parameter.shape, generator=generator).to(parameter.device, parameter.dtype)
-                    parameter.mul_(1 + scale * noise)
-        yield
-    finally:
-        with torch.no_grad():
-            for parameter, value in saved:
-                parameter.copy_(value)
-
-
-def relative_change(changed, original) -> float:
-    """RMS(changed - original) / RMS(original) over the entries where both are finite (0 if none)."""
-    changed, original = torch.as_tensor(changed).double().cpu(), torch.as_tensor(original).double().cpu()
-    finite = torch.isfinite(original) & torch.isfinite(changed)
-    if not finite.any():
-        return 0.0
-    change = torch.sqrt(torch.mean((changed[finite] - original[finite]) ** 2))
-    size = torch.sqrt(torch.mean(original[finite] ** 2)).clamp_min(1e-12)
-    return float(change / size)
-
-
-def perturbation_effect(model: nn.Module, warmup, n_steps: int, scale: float = 0.1, seed: int = 0) -> float:
-    """How much closed-loop generation depends on the recurrent weights.
-
-    Multiplies every weight of the recurrent modules by (1 + scale * N(0, 1)), generates
-    again, restores the weights, and returns RMS(change) / RMS(original output), over the
-    values that stay finite. A model whose output ignores its RNN returns 0.
-    """
-    modules = recurrent_modules(model)
-    if not modules:
-        return 0.0
-    original = closed_loop_generate(model, warmup, n_steps)
-    with perturbed_weights(modules, scale, seed):
-        perturbed = closed_loop_generate(model, warmup, n_steps)
-    return relative_change(perturbed, original)
-
-
-MIN_PERTURBATION_EFFECT = 1e-3
-
-
-def generation_depends_on_rnn(model: nn.Module, warmup, n_steps: int = 200) -> bool:
-    """True when `model` has a recurrent module and 10 % noise on its weights changes the
-    closed-loop output by at least 0.1 % (RMS): the network, not a formula, generates."""
-    return perturbation_effect(model, warmup, n_steps) >= MIN_PERTURBATION_EFFECT

@@ -12,15 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from torch import nn
-
-from labs.evaluation import find_recurrent_modules, perturbed_weights
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 TICKERS = {"TSLA": "TSLA", "GOOG": "GOOG", "DJI": "^DJI"}  # our name -> Yahoo symbol
 SNAPSHOT_START, SNAPSHOT_END = "2015-01-02", "2020-12-31"
 YAHOO_HOST = ("query1.finance.yahoo.com", 443)
-GATED_TYPES = (nn.LSTM, nn.GRU, nn.LSTMCell, nn.GRUCell)
 DEFAULT_CACHE = Path(os.environ.get("LABS_CACHE", Path.home() / ".cache" / "rnn-labs"))
 
 
@@ -178,27 +174,3 @@ def forecast_report(predictions, windows, truth) -> dict:
         "ratio": model_rmse / persistence_rmse if persistence_rmse > 0 else float("inf"),
         "deviation": rmse(predictions, baseline) / daily_move(windows),
     }
-
-
-MIN_DEVIATION = 0.01  # a forecaster closer than this to persistence is persistence
-MIN_DEPARTURE_CHANGE = 0.01  # 10 % weight noise must move the departure from persistence this much
-
-
-def rnn_drives_forecasts(forecaster, predict, windows) -> bool:
-    """True when `forecaster` holds an nn.LSTM or nn.GRU that its forecasts depend on.
-
-    predict(windows) -> (n,) prices. Forecasts must stray from persistence by at least 1 % of a
-    typical daily move, and 10 % noise on the LSTM/GRU weights must change that departure by
-    at least 1 %.
-    """
-    modules = [m for m in find_recurrent_modules(forecaster) if isinstance(m, GATED_TYPES)]
-    if not modules:
-        return False
-    windows = np.asarray(windows, dtype=float)
-    predictions = np.asarray(predict(windows), dtype=float)
-    departure = rmse(predictions, persistence(windows))
-    if not np.isfinite(departure) or departure < MIN_DEVIATION * daily_move(windows):
-        return False
-    with perturbed_weights(modules):
-        perturbed = np.asarray(predict(windows), dtype=float)
-    return rmse(perturbed, predictions) >= MIN_DEPARTURE_CHANGE * departure

@@ -1,18 +1,22 @@
 """Grade the whole sample class once, in one parallel batch (as `make grade` does), and check it.
 
-Every outcome must match autograder/samples/manifest.json (score, status, notes, single cells);
-then a re-run must grade nothing and change nothing, and a forced serial regrade of a few
-submissions must back up the gradebook and give the parallel run's scores exactly.
+Every outcome must match autograder/samples/manifest.json (score, status, notes, single cells,
+the scorer's measurements), with the attack submissions among them; the command's own harness
+checks that no file outside the submissions changed and no process of the batch is left (its
+exit status says so). Then: every autograded point is the trusted scorer's, a re-run grades
+nothing and changes nothing, and a forced serial regrade of a few submissions backs up the
+gradebook and gives the parallel run's scores exactly.
 """
 
 import html
+import json
 import re
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from autograder import grade
+from autograder import grade, sandbox
 from autograder.report import read_grades_csv
 from autograder.submissions import load_manifest
 
@@ -70,9 +74,26 @@ def test_feedback_exists_and_shows_no_hidden_test(graded, lab):
         assert not leaked, f"{page} shows hidden test lines: {leaked[:3]}"
 
 
+def test_every_autograded_point_is_the_trusted_scorers(graded):
+    for (student, lab), row in graded["rows"].items():
+        if row["status"] != "graded":
+            continue
+        verdicts = json.loads((graded["out"] / "jobs" / lab / student / "verdicts.json").read_text())
+        assert verdicts, f"{student}/{lab}: no verdicts"
+        for cell, verdict in verdicts.items():
+            assert row["cells"][cell][0] == pytest.approx(verdict["points"]), f"{student}/{lab} {cell}"
+
+
+def test_no_escape_code_reaches_the_grades_or_the_report(graded):
+    for path in (graded["out"] / "grades.csv", graded["out"] / "report" / "report.html"):
+        text = path.read_text()
+        assert "\x1b" not in text and "attack-\\x1b[31mescape" in text, path
+
+
 def test_grades_csv_has_every_part_a_status_and_a_reason_for_each_zero(graded):
     header = (graded["out"] / "grades.csv").read_text().splitlines()[0].split(",")
-    assert {"lab5_model_quality", "lab6_forecast_DJI", "status", "reason", "seconds", "peak_mb"} <= set(header)
+    expected = {"lab5_model_quality", "lab6_forecast_DJI", "status", "reason", "seconds", "peak_mb", "sandbox"}
+    assert expected <= set(header)
     for row in graded["rows"].values():
         assert row["status"]
         if row["status"] != "graded":
@@ -96,7 +117,7 @@ def test_a_rerun_grades_nothing_and_changes_nothing(graded, capsys):
 
 def test_forced_serial_regrade_backs_up_and_reproduces_the_parallel_scores(graded):
     """Serial equals parallel, and the same submission graded twice scores the same (one with partial credit)."""
-    students = ["undertrained-generator", "syntax-error", "blank-release"]
+    students = ["undertrained-generator", "syntax-error", "blank-release", "reference-solution"]
     first = {key: row for key, row in graded["rows"].items() if key[0] in students}
     assert 0 < first[("undertrained-generator", "lab5")]["cells"]["lab5_model_quality"][0] < 6
     grade.main(["--out", str(graded["out"]), "--students", *students, "--jobs", "1", "--force"])
@@ -105,3 +126,20 @@ def test_forced_serial_regrade_backs_up_and_reproduces_the_parallel_scores(grade
     assert set(again) == set(first)
     for key in first:
         assert again[key]["cells"] == first[key]["cells"], key
+
+
+def test_grading_stops_before_the_first_submission_without_a_sandbox(tmp_path, monkeypatch, capsys):
+    def unavailable():
+        raise sandbox.SandboxUnavailable("bubblewrap is not installed: `sudo apt-get install bubblewrap`")
+
+    monkeypatch.setattr(sandbox, "probe", unavailable)
+    assert grade.main(["--out", str(tmp_path), "--students", "blank-release"]) == grade.EXIT_NO_SANDBOX
+    assert "apt-get install bubblewrap" in capsys.readouterr().err
+    assert not (tmp_path / "grades.csv").exists() and not (tmp_path / "submitted").exists()
+
+
+def test_grading_without_a_sandbox_takes_a_flag_and_every_row_says_so(tmp_path):
+    assert grade.main(["--out", str(tmp_path), "--students", "blank-release", "--labs", "lab5", "--no-sandbox"]) == 0
+    rows = read_grades_csv(tmp_path / "grades.csv")
+    assert [row["sandbox"] for row in rows.values()] == ["off"]
+    assert "sandbox OFF" in (tmp_path / "report" / "report.html").read_text()

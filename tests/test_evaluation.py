@@ -57,16 +57,6 @@ def test_zero_predictor_scores_about_half_on_unit_waves():
     assert mse.mean() == pytest.approx(0.5, abs=0.05)
 
 
-def test_perturbation_effect_tells_a_real_rnn_from_a_formula():
-    warmup = torch.from_numpy(waves.make_sines(4, 20, seed=0))
-    assert evaluation.perturbation_effect(Doubler(), warmup, 10) == 0.0
-    assert not evaluation.generation_depends_on_rnn(Doubler(), warmup)
-    model = evaluation.TinyGRU()
-    before = [p.clone() for p in model.parameters()]
-    assert evaluation.generation_depends_on_rnn(model, warmup)
-    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True)), "weights restored"
-
-
 def test_recurrent_modules_finds_cells():
     model = nn.Sequential(nn.Linear(2, 2), nn.GRUCell(2, 2))
     assert [type(m) for m in evaluation.recurrent_modules(model)] == [nn.GRUCell]

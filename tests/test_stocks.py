@@ -5,8 +5,6 @@ import types
 import numpy as np
 import pandas as pd
 import pytest
-import torch
-from torch import nn
 
 from labs import stocks
 
@@ -118,29 +116,3 @@ def test_forecast_report_against_persistence():
     report = stocks.forecast_report(truth, windows, truth)
     assert report["rmse"] == 0 and report["persistence_rmse"] == 1 and report["ratio"] == 0
     assert report["deviation"] == pytest.approx(1.0)
-
-
-class GRUForecaster(nn.Module):
-    def __init__(self, gain=1.0):
-        super().__init__()
-        torch.manual_seed(0)
-        self.gru, self.out, self.gain = nn.GRU(1, 8, batch_first=True), nn.Linear(8, 1), gain
-
-    def forward(self, x):
-        return self.gain * self.out(self.gru(x)[0][:, -1]).squeeze(-1)
-
-
-def predict(forecaster, windows):
-    x = torch.tensor(100 * np.log(windows / windows[:, -1:]), dtype=torch.float32).unsqueeze(-1)
-    with torch.no_grad():
-        return windows[:, -1] * np.exp(0.01 * forecaster(x).numpy())
-
-
-def test_rnn_drives_forecasts_tells_a_gru_from_persistence():
-    windows = stocks.sliding_windows(stocks.load_closes("DJI").to_numpy()[-60:], 20)
-    real = GRUForecaster()
-    assert stocks.rnn_drives_forecasts({"model": real, "scale": 0.01}, lambda w: predict(real, w), windows)
-    disguised = GRUForecaster(gain=0.0)                                   # persistence with a GRU inside
-    assert not stocks.rnn_drives_forecasts(disguised, lambda w: predict(disguised, w), windows)
-    no_rnn = nn.Linear(1, 1)
-    assert not stocks.rnn_drives_forecasts(no_rnn, lambda w: w.mean(axis=1), windows)
