@@ -13,6 +13,8 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt -e .
+	@command -v npm >/dev/null || { echo "need npm (Debian: apt-get install nodejs npm) for MathJax in the feedback"; exit 1; }
+	npm install --prefix $(VENV)/node --no-audit --no-fund --silent mathjax@3.2.2
 	touch $@
 
 ## make grade: regenerate the student release, autograde the bundled sample class, print the grades

@@ -367,7 +367,7 @@ def grade(args) -> int:
         "grading_s": round(grading_seconds, 1), "total_s": round(time.time() - started, 1)}))
     folder = course / "report"
     folder.mkdir(exist_ok=True)
-    page = report.write_report(rows, parts, points, labs, folder, summary, settings)
+    page = report.write_report(rows, parts, points, labs, folder, summary, settings, manual)
     print()
     print_table(rows)
     print(f"\n{summary}\ngrades: {course / 'grades.csv'}\nreport: {page}\nfeedback: {course / 'feedback'}")

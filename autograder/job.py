@@ -15,6 +15,7 @@ student's feedback, and the job returns:
     autograded  the executed notebook; feedback: its HTML; log: nbgrader's output; verdicts
 """
 
+import json
 import os
 import shutil
 import sys
@@ -206,6 +207,9 @@ def run_job(spec: JobSpec, bundle: Path, scratch: Path | None = None) -> JobOutp
             return output
         result.notes += cell_limit_notes(autograded, spec.limits)
         result.verdicts = apply_verdicts(database, spec.lab, spec.student, session)
+        verdicts = course / "jobs" / spec.lab / spec.student / "verdicts.json"    # where the feedback reads them
+        verdicts.parent.mkdir(parents=True)
+        verdicts.write_text(json.dumps(result.verdicts, indent=1))
         feedback_log = run_nbgrader(["generate_feedback", spec.lab, "--force", f"--student={spec.student}"],
                                     course, check=False, env=env)
         output.log += "\n$ nbgrader generate_feedback\n" + feedback_log.stdout

@@ -11,6 +11,7 @@ c = get_config()  # noqa: F821  (provided by traitlets when nbgrader loads this 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
+from autograder.feedback import PartSummary  # noqa: E402
 from autograder.preprocessors import DropKernelResults, ShortenTracebacks  # noqa: E402
 
 c.CourseDirectory.course_id = "rnn-labs"
@@ -43,10 +44,16 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 
-# Feedback keeps scores but never shows hidden tests, not even quoted in a traceback.
+# Feedback keeps scores but never shows hidden tests, not even quoted in a traceback; it opens
+# with a summary of every graded part (autograder/feedback.py), renders maths offline, and
+# sanitizes the HTML that a kernel printed.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
     ShortenTracebacks,
+    PartSummary,
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+c.HTMLExporter.template_name = "labs_feedback"
+c.HTMLExporter.extra_template_basedirs = [os.path.join(REPO, "autograder", "templates")]
+c.HTMLExporter.sanitize_html = True

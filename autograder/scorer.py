@@ -525,10 +525,12 @@ CELLS = {
     "lab5_make_cosines": (2, "all or nothing: 3 fresh seeds, shapes and amplitude ranges", Scorer.lab5_make_cosines),
     "lab5_generate": (2, "all or nothing: matches closed-loop generation of a reference GRU to 1e-5",
                       Scorer.lab5_generate),
-    "lab5_model_is_recurrent": (1, f"recurrent states swapped between waves: MSE >= {rules.LAB5_GATE_MIN_MSE}",
+    "lab5_model_is_recurrent": (1, f"recurrent states swapped between waves: the output changes by >= "
+                                   f"{rules.LAB5_GATE_MIN_CHANGE:.0%} and scores MSE >= {rules.LAB5_GATE_MIN_MSE}",
                                 Scorer.lab5_model_is_recurrent),
     "lab5_model_quality": (6, f"6 points at mean MSE <= {rules.LAB5_FULL_AT}, 0 at >= {rules.LAB5_ZERO_AT}, "
-                              "log-linear between, on 1000 fresh cosines (900 generated steps)",
+                              "log-linear between, on 1000 fresh cosines (900 generated steps); 0 unless the "
+                              "recurrent layers do the generating",
                            Scorer.lab5_model_quality),
     "lab5_validation_mse": (1, "matches the trusted evaluator for a reference GRU", Scorer.lab5_validation_mse),
     "lab5_validation_set": (1, "1000 cosines of 1000 steps; val_mean_mse matches your model's MSE",

@@ -8,6 +8,7 @@ nothing and changes nothing, and a forced serial regrade of a few submissions ba
 gradebook and gives the parallel run's scores exactly.
 """
 
+import csv
 import html
 import json
 import re
@@ -21,14 +22,21 @@ from autograder.report import read_grades_csv
 from autograder.submissions import load_manifest
 
 REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "tests" / "artifacts"
 LABS = ["lab5", "lab6"]
 HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
 
 pytestmark = pytest.mark.slow
 
 
+def hidden_prices() -> list[float]:
+    with open(REPO / "autograder" / "hidden" / "closes_2021.csv", newline="") as handle:
+        return [float(row[t]) for row in csv.DictReader(handle) for t in ("TSLA", "GOOG", "DJI")]
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
+    ARTIFACTS.mkdir(exist_ok=True)
     out = tmp_path_factory.mktemp("course")
     exit_code = grade.main(["--out", str(out), "--jobs", "2"])
     return {"out": out, "exit_code": exit_code, "rows": read_grades_csv(out / "grades.csv")}
@@ -100,12 +108,62 @@ def test_grades_csv_has_every_part_a_status_and_a_reason_for_each_zero(graded):
             assert row["reason"] and row["auto_score"] == 0
 
 
+@pytest.mark.browser
+@pytest.mark.parametrize("lab", LABS)
+def test_feedback_renders_offline_names_every_part_and_shows_no_hidden_test(graded, lab, page):
+    """The student's page in Chromium with every request but the file itself cut."""
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort())
+    page.goto((graded["out"] / "feedback" / "undertrained-generator" / "lab5" / "lab5.html").as_uri() if lab == "lab5"
+              else (graded["out"] / "feedback" / "reference-solution" / "lab6" / "lab6.html").as_uri())
+    page.wait_for_selector("mjx-container", timeout=20000)
+    assert page.locator(".text_cell_render mjx-container").count() >= 10
+    source = nbformat.read(REPO / "source" / lab / f"{lab}.ipynb", as_version=4)
+    graded_ids = [c.metadata["nbgrader"]["grade_id"] for c in source.cells
+                  if c.metadata.get("nbgrader", {}).get("grade")]
+    rows = page.locator("#summary tr.part")
+    assert rows.count() == len(graded_ids)
+    for index, grade_id in enumerate(graded_ids):
+        row = rows.nth(index)
+        assert row.get_attribute("data-cell") == grade_id
+        name, checks = row.locator("td").nth(0).inner_text(), row.locator("td").nth(1).inner_text()
+        assert name.startswith("Part ") and checks and "Test cell" not in name
+    text = page.inner_text("body")
+    assert "pending" in page.locator("#summary").inner_text() and "still to be graded by hand" in text
+    assert "labs.hidden.respond" not in text and "BEGIN HIDDEN" not in text
+    hidden = {f"{v:.2f}" for v in hidden_prices()}
+    assert not [number for number in re.findall(r"\d+\.\d\d", text) if number in hidden and float(number) > 1000]
+    page.screenshot(path=str(ARTIFACTS / f"feedback_{lab}.png"), full_page=False)
+
+
+@pytest.mark.browser
+def test_the_report_sorts_and_filters_its_table(graded, page):
+    page.goto((graded["out"] / "report" / "report.html").as_uri())
+    table = page.locator("#submissions")
+    students = lambda: table.locator("tbody tr:not([hidden]) td:first-child").all_inner_texts()  # noqa: E731
+    header = table.locator("th").filter(has_text=re.compile("^auto$"))
+    auto_scores = lambda: [float(x) for x in table.locator("tbody tr td:nth-child(4)").all_inner_texts()]  # noqa: E731
+    header.click()
+    scores = auto_scores()
+    assert scores == sorted(scores) and len(set(scores)) > 3
+    header.click()
+    assert auto_scores() == sorted(scores, reverse=True)
+    page.fill("#filter", "attack-")
+    assert students() and all(s.startswith("attack-") for s in students())
+    page.fill("#filter", "")
+    page.select_option("#status-filter", "refused")
+    assert set(table.locator("tbody tr:not([hidden]) td:nth-child(3)").all_inner_texts()) == {"refused"}
+    assert page.locator("#shown").inner_text() == str(len(students()))
+    page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=False)
+
+
 def test_report_has_its_page_and_plots(graded):
     folder = graded["out"] / "report"
     page = (folder / "report.html").read_text()
     for name in ("histogram_lab5.png", "histogram_lab6.png", "pass_rates.png", "resources.png"):
         assert (folder / name).stat().st_size > 5000 and name in page
-    assert "memory-hog" in page.split("Needs attention")[1].split("<h2>")[0]
+    attention = page.split("Needs attention")[1].split("<h2>")[0]
+    assert "memory-hog" in attention.split("killed at a limit")[1] and "flagged code" in attention
+    assert (folder / "report.html").stat().st_size < 2_000_000
 
 
 def test_a_rerun_grades_nothing_and_changes_nothing(graded, capsys):
