@@ -19,16 +19,18 @@ from dataclasses import dataclass
 
 import psutil
 
+from labs.budget import CELL_LIMIT_S
+
 
 @dataclass
 class Limits:
     """Per-submission limits. Defaults suit Lab 5 and Lab 6 (a reference runs in about a minute
     and peaks near 1 GB); `cell_timeout` is nbgrader's own per-cell limit, which interrupts a
-    cell and goes on with the next one."""
+    cell and goes on with the next one: the budget the notebooks state (labs.budget)."""
 
-    seconds: float = 600.0
+    seconds: float = 900.0
     memory_mb: float = 3000.0
-    cell_timeout: int = 180
+    cell_timeout: int = CELL_LIMIT_S
     max_processes: int = 256
 
 

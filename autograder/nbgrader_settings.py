@@ -12,7 +12,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 from autograder.feedback import PartSummary  # noqa: E402
-from autograder.preprocessors import DropKernelResults, ShortenTracebacks  # noqa: E402
+from autograder.preprocessors import DropKernelResults, ShortenTracebacks, StripTestMarkers  # noqa: E402
+from labs.budget import CELL_LIMIT_S  # noqa: E402
 
 c.CourseDirectory.course_id = "rnn-labs"
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
@@ -21,13 +22,31 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 c.ExecutePreprocessor.kernel_name = "python3"
 c.Execute.kernel_name = "python3"
 
-# A student's training cell may take minutes on a laptop CPU; the default 30 s would zero it.
-c.Execute.timeout = 300
-c.ExecutePreprocessor.timeout = 300
+# One time budget (labs.budget): a cell may run 300 s, for Validate as for the grader; the
+# default 30 s would stop any training.
+c.Execute.timeout = CELL_LIMIT_S
+c.ExecutePreprocessor.timeout = CELL_LIMIT_S
 
 # Student stubs.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# The student version carries no maintainer markers (# NBVAL_IGNORE_OUTPUT for nbval).
+c.GenerateAssignment.preprocessors = [
+    "nbgrader.preprocessors.IncludeHeaderFooter",
+    "nbgrader.preprocessors.InstantiateTests",
+    "nbgrader.preprocessors.LockCells",
+    "nbgrader.preprocessors.ClearSolutions",
+    "nbgrader.preprocessors.ClearOutput",
+    StripTestMarkers,
+    "nbgrader.preprocessors.CheckCellMetadata",
+    "nbgrader.preprocessors.ComputeChecksums",
+    "nbgrader.preprocessors.SaveCells",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbgrader.preprocessors.ClearMarkScheme",
+    "nbgrader.preprocessors.ComputeChecksums",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
 
 # A deleted graded cell is put back and graded instead of staying "needs manual grade".
 c.OverwriteCells.add_missing_cells = True

@@ -6,6 +6,8 @@
                         student. Points come from the trusted scorer (autograder/scorer.py) only.
     ShortenTracebacks   (feedback) a failed test cell shows its error message, never the
                         traceback, which would quote the cell's hidden lines.
+    StripTestMarkers    (generate_assignment) the maintainers' `# NBVAL_...` comments (nbval's
+                        cell markers, see tests/test_notebooks.py) stay out of the student version.
 """
 
 from nbgrader.preprocessors import NbGraderPreprocessor
@@ -29,4 +31,13 @@ class ShortenTracebacks(NbGraderPreprocessor):
             for output in cell.get("outputs", []):
                 if output.output_type == "error":
                     output.traceback = [f"{output.ename}: {output.evalue}"]
+        return cell, resources
+
+
+class StripTestMarkers(NbGraderPreprocessor):
+    """Remove the lines that are only an nbval marker comment (# NBVAL_IGNORE_OUTPUT and the like)."""
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if cell.cell_type == "code":
+            cell.source = "\n".join(line for line in cell.source.splitlines() if not line.startswith("# NBVAL_"))
         return cell, resources

@@ -30,7 +30,7 @@ import torch
 
 from autograder import sandbox
 from labs import portable, rules, stocks, waves, wire
-from labs.evaluation import TinyGRU, closed_loop_generate, generation_mse
+from labs.evaluation import TinyGRU, closed_loop_generate, generation_mse, hidden_gradients_autograd, seeded_layer
 
 HIDDEN = Path(__file__).resolve().parent / "hidden"
 TICKERS = ("TSLA", "GOOG", "DJI")
@@ -397,7 +397,63 @@ class Scorer:
             raise Fail("val_mse does not hold the per-wave MSE of val_waves")
         return {"val_mean_mse": trusted}
 
+    def lab5_hidden_gradients(self, kernel: Kernel) -> dict:
+        worst = 0.0
+        for case in self.spec["hidden_gradients"]:
+            spec = {"kind": "RNN", "input_size": case["input_size"], "hidden_size": case["hidden_size"],
+                    "seed": case["seed"]}
+            x = np.random.default_rng(case["seed"]).normal(size=(case["batch"], case["steps"], case["input_size"]))
+            mine = as_array(kernel.call("hidden_gradients", {"layer": spec}, Tensor(x.astype(np.float32))),
+                            "hidden_gradients(...)", (case["batch"], case["steps"], case["hidden_size"]))
+            trusted = hidden_gradients_autograd(seeded_layer(**spec), torch.from_numpy(x.astype(np.float32)))
+            error = float(np.max(np.abs(mine - trusted.double().numpy())))
+            worst = max(worst, error)
+            if not error <= 1e-5:
+                raise Fail(f"hidden_gradients differs from autograd by up to {error:.2e} for an RNN of hidden size "
+                           f"{case['hidden_size']} over {case['steps']} steps: is delta_T all ones, and "
+                           "delta_(t-1) = W_hh^T (delta_t * (1 - h_t^2))?", max_error=error)
+        return {"max_error": worst}
+
     # ---- Lab 6
+    def _cell_step(self, kernel: Kernel, kind: str) -> dict:
+        """lstm_step / gru_step against the layer's own step, for the spec's cases."""
+        worst = 0.0
+        for case in self.spec[f"{kind.lower()}_step"]:
+            spec = {"kind": kind, "input_size": case["input_size"], "hidden_size": case["hidden_size"],
+                    "seed": case["seed"]}
+            rng = np.random.default_rng(case["seed"])
+            x, h, c = (rng.normal(size=(case["batch"], n)).astype(np.float32)
+                       for n in (case["input_size"], case["hidden_size"], case["hidden_size"]))
+            layer = seeded_layer(**spec)
+            with torch.no_grad():
+                if kind == "LSTM":
+                    answer = kernel.call("lstm_step", Tensor(x), Tensor(h), Tensor(c), {"layer": spec})
+                    _, (h_next, c_next) = layer(torch.from_numpy(x)[:, None], (torch.from_numpy(h)[None],
+                                                                               torch.from_numpy(c)[None]))
+                    trusted = [h_next[0].numpy(), c_next[0].numpy()]
+                    if not isinstance(answer, list) or len(answer) != 2:
+                        raise Fail("lstm_step must return (h, c)")
+                else:
+                    answer = [kernel.call("gru_step", Tensor(x), Tensor(h), {"layer": spec})]
+                    _, h_next = layer(torch.from_numpy(x)[:, None], torch.from_numpy(h)[None])
+                    trusted = [h_next[0].numpy()]
+            for mine, expected in zip(answer, trusted, strict=True):
+                error = float(np.max(np.abs(as_array(mine, f"{kind.lower()}_step(...)", expected.shape) - expected)))
+                worst = max(worst, error)
+                if not error <= 1e-5:
+                    hint = ("the gate order in PyTorch's weights is i, f, g, o" if kind == "LSTM" else
+                            "PyTorch's gate order is r, z, n, it resets after the product r * (W_hn h + b_hn), "
+                            "and keeps z of the old state: h' = (1 - z) * n + z * h")
+                    raise Fail(f"{kind.lower()}_step differs from nn.{kind} by up to {error:.2e} for another layer: "
+                               f"{hint}", max_error=error)
+        return {"max_error": worst}
+
+    def lab6_lstm_step(self, kernel: Kernel) -> dict:
+        return self._cell_step(kernel, "LSTM")
+
+    def lab6_gru_step(self, kernel: Kernel) -> dict:
+        return self._cell_step(kernel, "GRU")
+
     def forecaster(self, kernel: Kernel, ticker: str) -> Runner:
         prices = public_closes(ticker)
 
@@ -532,9 +588,13 @@ CELLS = {
                               "log-linear between, on 1000 fresh cosines (900 generated steps); 0 unless the "
                               "recurrent layers do the generating",
                            Scorer.lab5_model_quality),
+    "lab5_hidden_gradients": (1, "all or nothing: matches autograd to 1e-5 for other RNNs and sequences",
+                              Scorer.lab5_hidden_gradients),
     "lab5_validation_mse": (1, "matches the trusted evaluator for a reference GRU", Scorer.lab5_validation_mse),
     "lab5_validation_set": (1, "1000 cosines of 1000 steps; val_mean_mse matches your model's MSE",
                             Scorer.lab5_validation_set),
+    "lab6_lstm_step": (1, "all or nothing: matches nn.LSTM to 1e-5 for other layers", Scorer.lab6_lstm_step),
+    "lab6_gru_step": (1, "all or nothing: matches nn.GRU to 1e-5 for other layers", Scorer.lab6_gru_step),
     "lab6_make_windows": (2, "all or nothing: other prices and windows", Scorer.lab6_make_windows),
     "lab6_predict_next": (1, "finite prices; each forecast uses only its own window", Scorer.lab6_predict_next),
     "lab6_forecasters_are_rnns": (1, f"LSTM/GRU states swapped between windows: change >= "

@@ -103,6 +103,31 @@ class TinyGRU(nn.Module):
         return self.readout(output), state
 
 
+def seeded_layer(kind: str, input_size: int, hidden_size: int, seed: int) -> nn.Module:
+    """nn.RNN, nn.LSTM or nn.GRU (`kind`), batch first, with weights drawn from `seed`: the
+    reference layers the graders ask your step functions about."""
+    layers = {"RNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}
+    if kind not in layers:
+        raise ValueError(f"kind must be one of {sorted(layers)}, got {kind!r}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return layers[kind](int(input_size), int(hidden_size), batch_first=True)
+
+
+def hidden_gradients_autograd(rnn: nn.RNN, x: torch.Tensor) -> torch.Tensor:
+    """d(sum of h_T) / d(h_t) for every step t of a one-layer tanh nn.RNN from h_0 = 0, by autograd:
+    x (batch, T, input_size) -> (batch, T, hidden_size). The trusted answer to Lab 5's BPTT part."""
+    W_ih, W_hh = rnn.weight_ih_l0, rnn.weight_hh_l0
+    bias = rnn.bias_ih_l0 + rnn.bias_hh_l0 if rnn.bias else 0
+    h, states = torch.zeros(x.shape[0], rnn.hidden_size, dtype=x.dtype), []
+    for t in range(x.shape[1]):
+        h = torch.tanh(x[:, t] @ W_ih.T + h @ W_hh.T + bias)
+        h.retain_grad()
+        states.append(h)
+    states[-1].sum().backward()
+    return torch.stack([state.grad for state in states], dim=1).detach()
+
+
 def recurrent_modules(model: nn.Module) -> list[nn.Module]:
     """The nn.RNN, nn.LSTM, nn.GRU modules and their cells inside `model`."""
     return [m for m in model.modules() if isinstance(m, RECURRENT_TYPES)]

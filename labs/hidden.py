@@ -61,7 +61,7 @@ def encode_value(value, arrays: list, depth: int = 0):
 
 def decode_argument(value, arrays):
     """Arguments the scorer sends: JSON, {"array": i} (an ndarray), {"tensor": i}, {"tuple": [...]},
-    or {"tiny_gru": {...}}, a reference model built here from its seed."""
+    {"tiny_gru": {...}} or {"layer": {...}}: a reference model or layer built here from its seed."""
     if isinstance(value, list):
         return [decode_argument(v, arrays) for v in value]
     if isinstance(value, dict):
@@ -76,6 +76,10 @@ def decode_argument(value, arrays):
             from labs.evaluation import TinyGRU
 
             return TinyGRU(**item)
+        if kind == "layer":
+            from labs.evaluation import seeded_layer
+
+            return seeded_layer(**item)
         raise ValueError(f"unknown argument kind {kind!r}")
     return value
 

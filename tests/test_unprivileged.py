@@ -72,5 +72,5 @@ def test_the_attack_subset_graded_as_an_ordinary_user(shared_tmp):
     assert "sandbox on" in result.stdout
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     rows = read_grades_csv(out / "grades.csv")
-    assert rows[("reference-solution", "lab5")]["auto_score"] == 13
+    assert rows[("reference-solution", "lab5")]["auto_score"] == 14
     assert rows[("attack-symlink", "lab5")]["status"] == "refused"
