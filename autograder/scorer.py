@@ -397,7 +397,7 @@ class Scorer:
             raise Fail("val_mse does not hold the per-wave MSE of val_waves")
         return {"val_mean_mse": trusted}
 
-    def lab5_hidden_gradients(self, kernel: Kernel) -> dict:
+    def lab5_bptt(self, kernel: Kernel) -> dict:
         worst = 0.0
         for case in self.spec["hidden_gradients"]:
             spec = {"kind": "RNN", "input_size": case["input_size"], "hidden_size": case["hidden_size"],
@@ -588,8 +588,7 @@ CELLS = {
                               "log-linear between, on 1000 fresh cosines (900 generated steps); 0 unless the "
                               "recurrent layers do the generating",
                            Scorer.lab5_model_quality),
-    "lab5_hidden_gradients": (1, "all or nothing: matches autograd to 1e-5 for other RNNs and sequences",
-                              Scorer.lab5_hidden_gradients),
+    "lab5_bptt": (1, "all or nothing: matches autograd to 1e-5 for other RNNs and sequences", Scorer.lab5_bptt),
     "lab5_validation_mse": (1, "matches the trusted evaluator for a reference GRU", Scorer.lab5_validation_mse),
     "lab5_validation_set": (1, "1000 cosines of 1000 steps; val_mean_mse matches your model's MSE",
                             Scorer.lab5_validation_set),

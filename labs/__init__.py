@@ -11,8 +11,14 @@ Modules:
     training    fit(): Adam, clipping, optional cosine learning rate, progress
     toy_tasks   seeded toy data for Lab 6's problem shapes
     stocks      the price snapshot, the yfinance loader, windows, persistence, forecast scoring
+    portable    models as data: torch.export to a program without Python code, and its runner
+    rules       the grading rules of both labs (the grader and your self-checks use them)
+    budget      the time budget: one thread, 300 s per cell, and a warning
+    hidden      the kernel's side of the hidden tests (answers the trusted scorer)
+    wire        the message format between kernel, grader and evaluator
 """
 
+from labs import hidden  # noqa: F401  (labs.hidden.respond: the hidden tests' one line)
 from labs.seeding import is_grading, setup_lab
 
 __all__ = ["is_grading", "setup_lab"]

@@ -14,8 +14,8 @@ def python(code: str) -> list[str]:
 
 
 def test_a_finished_command_reports_ok_time_and_memory():
-    outcome = run_limited(python("import numpy; a = numpy.ones(20_000_000); print('done', a.sum())"),
-                          Limits(seconds=60, memory_mb=2000))
+    code = "import numpy, time; a = numpy.ones(20_000_000); time.sleep(0.5); print('done', a.sum())"
+    outcome = run_limited(python(code), Limits(seconds=60, memory_mb=2000))
     assert outcome.status == "ok" and outcome.returncode == 0
     assert "done 20000000.0" in outcome.output
     assert outcome.peak_mb > 100          # the 160 MB array was seen
