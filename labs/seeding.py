@@ -1,5 +1,6 @@
 """One setup call per lab: fix every seed and pick the device."""
 
+import contextlib
 import os
 import random
 
@@ -39,3 +40,19 @@ def setup_lab(seed: int = 0, verbose: bool = True, threads: int = 1) -> torch.de
     if verbose:
         print(f"seed {seed}, device {device.type}, torch {torch.__version__.split('+')[0]}")
     return device
+
+
+@contextlib.contextmanager
+def own_seed(seed: int):
+    """Run a block on its own random streams (random, NumPy, PyTorch), all seeded with `seed`.
+
+    On exit the streams outside continue exactly where they were, so a lecture experiment draws
+    the same numbers wherever it runs, and the cells after it draw what they drew without it.
+    """
+    from labs.grading import preserved_rng
+
+    with preserved_rng():
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+        yield

@@ -58,3 +58,16 @@ def test_progress_writes_to_stdout_only(monkeypatch, capsys):
     monkeypatch.delenv("LABS_QUIET", raising=False)
     list(progress.progress(range(3), desc="train"))
     assert capsys.readouterr().err == ""
+
+
+def test_own_seed_is_reproducible_and_leaves_the_outer_streams_alone():
+    labs.setup_lab(seed=5, verbose=False)
+    expected = (np.random.rand(), torch.rand(1).item())
+    labs.setup_lab(seed=5, verbose=False)
+    with labs.own_seed(1):
+        inside = (np.random.rand(), torch.rand(1).item(), nn.Linear(2, 1).weight.detach().clone())
+    assert (np.random.rand(), torch.rand(1).item()) == expected, "the outer streams continue unchanged"
+    torch.rand(3)
+    with labs.own_seed(1):
+        again = (np.random.rand(), torch.rand(1).item(), nn.Linear(2, 1).weight.detach().clone())
+    assert inside[:2] == again[:2] and torch.equal(inside[2], again[2])
