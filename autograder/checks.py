@@ -325,8 +325,9 @@ class Scorer:
                 raise Fail(f"{ticker}: the LSTM/GRU does not do the work: with its states swapped between windows "
                            f"the forecasts change by {gate['contribution']:.2f} of a daily move (needs >= "
                            f"{rules.LAB6_MIN_CONTRIBUTION}) and get worse with z = {gate['z']:.2f} (needs >= "
-                           f"{rules.LAB6_MIN_Z}); persistence, or persistence nudged by an untrained network, "
-                           "is the baseline, not a solution", **measured)
+                           f"{rules.LAB6_MIN_Z}); beats persistence on the training days: "
+                           f"{'yes' if gate['beats_persistence'] else 'no'}. Persistence, or persistence nudged by "
+                           "an untrained network, is the baseline, not a solution", **measured)
         return measured
 
     def lab6_forecast(self, kernel: Kernel, ticker: str) -> dict:
@@ -336,7 +337,9 @@ class Scorer:
         if not gate["passed"]:
             raise Fail(f"no points: the LSTM/GRU does not do the work (change {gate['contribution']:.2f} of a daily "
                        f"move, needs >= {rules.LAB6_MIN_CONTRIBUTION}; z = {gate['z']:.2f}, needs >= "
-                       f"{rules.LAB6_MIN_Z})", z=gate["z"], contribution=gate["contribution"])
+                       f"{rules.LAB6_MIN_Z}; beats persistence on the training days: "
+                       f"{'yes' if gate['beats_persistence'] else 'no'})", z=gate["z"],
+                       contribution=gate["contribution"])
         history, future = public_closes(ticker), self.hidden.future(ticker)
         series = np.concatenate([history, future])
         filler = np.lib.stride_tricks.sliding_window_view(history[:-1], window)[-rules.LAB6_BATCH:].copy()
@@ -393,8 +396,9 @@ CELLS = {
     "lab6_make_windows": (2, "all or nothing: other prices and windows", Scorer.lab6_make_windows),
     "lab6_predict_next": (1, "finite prices; each forecast uses only its own window", Scorer.lab6_predict_next),
     "lab6_forecasters_are_rnns": (1, f"LSTM/GRU states swapped between windows: change >= "
-                                     f"{rules.LAB6_MIN_CONTRIBUTION} of a daily move and z >= {rules.LAB6_MIN_Z}, "
-                                     "every ticker", Scorer.lab6_forecasters_are_rnns),
+                                     f"{rules.LAB6_MIN_CONTRIBUTION} of a daily move, z >= {rules.LAB6_MIN_Z}, and "
+                                     "better than persistence on the training days, every ticker",
+                                  Scorer.lab6_forecasters_are_rnns),
     **{f"lab6_forecast_{t}": (3, f"3 points at RMSE/persistence <= {rules.LAB6_FULL_AT}, 0 at >= {rules.LAB6_ZERO_AT}, "
                                  "linear between, on the 100 hidden days; 0 unless the LSTM/GRU does the work",
                               lambda self, kernel, t=t: self.lab6_forecast(kernel, t)) for t in TICKERS},

@@ -18,11 +18,12 @@ Lab 5, Part C ("the network does the work", then quality)
              log-linear between; only if the gate passes.
 Lab 6, Part B/C ("the LSTM/GRU does the work", then out-of-sample accuracy)
     gate     on the days before your last 100, forecast again with the LSTM/GRU states swapped
-             between windows of unrelated dates. The swapped forecasts must differ from yours
-             by at least LAB6_MIN_CONTRIBUTION of a typical daily move (RMS, relative to the
-             price), and be worse: the paired z statistic of the squared relative errors
-             (swapped minus yours) must reach LAB6_MIN_Z. Persistence, or persistence nudged by
-             an untrained network, fails it; see the README for the measurements behind both.
+             between windows of unrelated dates (LAB6_SWAPS times). The swapped forecasts must
+             differ from yours by at least LAB6_MIN_CONTRIBUTION of a typical daily move (RMS,
+             relative to the price) and be worse: the paired z statistic of the squared relative
+             errors (swapped minus yours) must reach LAB6_MIN_Z; and your forecasts must beat
+             persistence on those days. Persistence, persistence nudged by an untrained network,
+             and drift formulas with a fitted nudge fail it; see the README for the measurements.
     accuracy per ticker, RMSE / persistence RMSE on the 100 days forecast one step ahead:
              full marks at <= LAB6_FULL_AT, none at >= LAB6_ZERO_AT, linear between; only
              if the gate passes for that ticker.
@@ -38,7 +39,7 @@ from labs.grading import linear_score, log_linear_score
 LAB5_QUALITY_POINTS, LAB5_FULL_AT, LAB5_ZERO_AT = 6, 0.01, 0.5
 LAB5_GATE_STEPS, LAB5_GATE_MIN_MSE, LAB5_GATE_MIN_CHANGE = 200, 0.1, 0.1
 LAB6_FORECAST_POINTS, LAB6_FULL_AT, LAB6_ZERO_AT = 3, 1.05, 1.5
-LAB6_MIN_Z, LAB6_MIN_CONTRIBUTION = 2.5, 0.25
+LAB6_MIN_Z, LAB6_MIN_CONTRIBUTION, LAB6_SWAPS = 3.0, 0.1, 16
 LAB6_BATCH = 64
 
 
@@ -100,27 +101,38 @@ def forecast(runner, windows, permutation=False) -> np.ndarray:
 
 def lab6_gate(runner, prices, window: int, n_test: int = 100) -> dict:
     """Does the LSTM/GRU do the work? On the days of `prices` (public closes) before the last
-    `n_test`, compare the forecasts with those whose recurrent states were swapped between
-    windows (shuffled first, so that swapped windows come from unrelated dates)."""
+    `n_test` (the most recent multiple of LAB6_BATCH windows), forecast as is and LAB6_SWAPS times
+    with the recurrent states swapped between windows (shuffled first, so that swapped windows
+    come from unrelated dates). With relative errors e = (forecast - truth) / last:
+        z             paired z statistic of d = mean over swaps of e_swapped^2, minus e^2
+        contribution  RMS(e - e_swapped) / RMS(daily returns), for the first swap
+        beats         mean(e^2) < mean(returns^2): better than persistence on these days
+    Passes at z >= LAB6_MIN_Z, contribution >= LAB6_MIN_CONTRIBUTION and beats."""
     prices = np.asarray(prices, dtype=np.float64)
     train = prices[:-n_test]
     windows = np.lib.stride_tricks.sliding_window_view(train[:-1], window)
     truth = train[window:]
-    order = np.random.default_rng(0).permutation(len(windows))
-    windows, truth = windows[order], truth[order]
+    kept = LAB6_BATCH * (len(windows) // LAB6_BATCH)       # whole batches: every row swaps with another
+    windows, truth = windows[-kept:], truth[-kept:]
     last = windows[:, -1]
-    mine = (forecast(runner, windows) - truth) / last
-    swapped = (forecast(runner, windows, permutation=True) - truth) / last
-    difference = swapped**2 - mine**2
-    spread = float(np.std(difference, ddof=1))
-    if not np.all(np.isfinite(difference)):
-        z = float("nan")
-    else:
-        z = float(np.mean(difference) / (spread / np.sqrt(len(difference)))) if spread > 0 else 0.0
     returns = (truth - last) / last
-    contribution = float(np.sqrt(np.mean((mine - swapped) ** 2)) / np.sqrt(np.mean(returns**2)))
-    passed = bool(np.isfinite(z) and z >= LAB6_MIN_Z and contribution >= LAB6_MIN_CONTRIBUTION)
-    return {"z": z, "contribution": contribution, "passed": passed}
+    mine = (forecast(runner, windows) - truth) / last
+    swapped_squares = np.zeros(kept)
+    for k in range(LAB6_SWAPS):
+        order = np.random.default_rng(k).permutation(kept)
+        swapped = np.empty(kept)
+        swapped[order] = forecast(runner, windows[order], permutation=True)
+        error = (swapped - truth) / last
+        if k == 0:
+            contribution = float(np.sqrt(np.mean((mine - error) ** 2)) / np.sqrt(np.mean(returns**2)))
+        swapped_squares += error**2 / LAB6_SWAPS
+    difference = swapped_squares - mine**2
+    spread = float(np.std(difference, ddof=1))
+    finite = bool(np.all(np.isfinite(difference)))
+    z = float(np.mean(difference) / (spread / np.sqrt(kept))) if finite and spread > 0 else float("nan")
+    beats = bool(np.mean(mine**2) < np.mean(returns**2))
+    passed = bool(np.isfinite(z) and z >= LAB6_MIN_Z and contribution >= LAB6_MIN_CONTRIBUTION and beats)
+    return {"z": z, "contribution": contribution, "beats_persistence": beats, "passed": passed}
 
 
 def lab6_points(ratio: float) -> float:
