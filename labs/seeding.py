@@ -1,5 +1,6 @@
 """One setup call per lab: fix every seed and pick the device."""
 
+import contextlib
 import os
 import random
 
@@ -39,3 +40,22 @@ def setup_lab(seed: int = 0, verbose: bool = True, threads: int = 1) -> torch.de
     if verbose:
         print(f"seed {seed}, device {device.type}, torch {torch.__version__.split('+')[0]}")
     return device
+
+
+@contextlib.contextmanager
+def seeded(seed: int):
+    """Run a block on random streams of its own, seeded with `seed` (Python, NumPy, PyTorch).
+
+    The streams outside are restored on exit, so a lecture experiment inside the block can be
+    changed or removed without changing what every later cell draws.
+    """
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=range(torch.cuda.device_count())):
+        try:
+            random.seed(seed)
+            np.random.seed(seed)
+            torch.manual_seed(seed)
+            yield
+        finally:
+            random.setstate(python_state)
+            np.random.set_state(numpy_state)
