@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from labs import waves
+
 
 def _parts(state) -> tuple:
     parts = state if isinstance(state, tuple) else (state,)
@@ -64,16 +66,22 @@ def closed_loop_step(model: nn.Module):
     return step, size
 
 
-def linearise_closed_loop(model: nn.Module, start=None, max_iter: int = 50, tol: float = 1e-10) -> dict:
+def linearise_closed_loop(model: nn.Module, warmup=None, start=None, max_iter: int = 50, tol: float = 1e-10) -> dict:
     """Fixed point z* of the closed loop (Newton's method, in float64) and the Jacobian there.
 
-    start: the first guess (size,), zeros by default. Returns a dict with "fixed_point" (size,),
-    "residual" |step(z*) - z*|, "jacobian" (size, size) and "eigenvalues" (complex, largest
-    modulus first). Raises RuntimeError when Newton's method does not converge.
+    Newton's method starts at `start` (size,) if given, else at the mean of (x, state) over 500
+    closed-loop steps after `warmup` (n_warmup,), by default a unit sine of 100 steps: the centre
+    of the oscillation, not some far fixed point where tanh saturates. Returns a dict with
+    "fixed_point" (size,), "residual" |step(z*) - z*|, "jacobian" (size, size) and "eigenvalues"
+    (complex, largest modulus first). Raises RuntimeError when Newton's method does not converge.
     """
+    if start is None:
+        warmup = waves.make_sines(1, 100, seed=0)[0] if warmup is None else np.asarray(warmup, dtype=np.float32)
+        outputs, states = closed_loop_states(model, warmup[None], 600)
+        start = np.concatenate([[outputs[0, 100:].mean()], states[0, 100:].mean(axis=0)])
     twin = copy.deepcopy(model).double().eval()
     step, size = closed_loop_step(twin)
-    z = torch.zeros(size, dtype=torch.float64) if start is None else torch.as_tensor(start, dtype=torch.float64)
+    z = torch.as_tensor(start, dtype=torch.float64)
     identity = torch.eye(size, dtype=torch.float64)
     for _ in range(max_iter):
         jacobian = torch.autograd.functional.jacobian(step, z)

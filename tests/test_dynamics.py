@@ -109,3 +109,28 @@ def test_learning_curve_measures_each_size_with_the_trusted_evaluator():
     with torch.no_grad():
         predictions = model(torch.from_numpy(val[:, :-1, None]))[0][..., 0].numpy()
     assert np.isclose(curve["one_step_mse"][1], np.mean((predictions - val[:, 1:])[:, 100:] ** 2), rtol=1e-5)
+
+
+class Offset(nn.Module):
+    """An RNN generator whose readout is amplified, like a model that scales its input down: it has a far
+    fixed point with a saturated state besides the centre of its oscillation."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(3)
+        self.inner = Generator(hidden_size=8)
+
+    def forward(self, x, state=None):
+        y, state = self.inner(0.01 * x, state)
+        return y / 0.01, state
+
+
+def test_newton_starts_at_the_centre_of_the_generated_oscillation():
+    model = Offset()
+    centre = dynamics.linearise_closed_loop(model)
+    _, states = dynamics.closed_loop_states(model, waves.make_sines(1, 100, seed=0), 600)
+    inside = states[0, 100:].min(axis=0) - 1e-6 <= centre["fixed_point"][1:]
+    assert np.all(inside & (centre["fixed_point"][1:] <= states[0, 100:].max(axis=0) + 1e-6)), \
+        "the fixed point found lies among the states the generation visits"
+    zero_start = dynamics.linearise_closed_loop(model, start=np.zeros(9))
+    assert zero_start["residual"] < 1e-9
