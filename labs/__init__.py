@@ -1,7 +1,7 @@
 """Helpers for the RNN Labs course notebooks.
 
 Modules:
-    seeding     one setup call per lab: seeds and device
+    seeding     one setup call per lab: seeds and device; own_seed() for an experiment's own streams
     waves       seeded sine waves on the course's time grid, sinusoid fitting
     evaluation  the trusted closed-loop evaluator used by the hidden tests
     grading     helpers for nbgrader test cells (quiet execution, scoring)
@@ -21,6 +21,6 @@ Modules:
 """
 
 from labs import hidden  # noqa: F401  (labs.hidden.respond: the hidden tests' one line)
-from labs.seeding import is_grading, setup_lab
+from labs.seeding import is_grading, own_seed, setup_lab
 
-__all__ = ["is_grading", "setup_lab"]
+__all__ = ["is_grading", "own_seed", "setup_lab"]

@@ -43,19 +43,16 @@ def setup_lab(seed: int = 0, verbose: bool = True, threads: int = 1) -> torch.de
 
 
 @contextlib.contextmanager
-def seeded(seed: int):
-    """Run a block on random streams of its own, seeded with `seed` (Python, NumPy, PyTorch).
+def own_seed(seed: int):
+    """Run a block on its own random streams (random, NumPy, PyTorch), all seeded with `seed`.
 
-    The streams outside are restored on exit, so a lecture experiment inside the block can be
-    changed or removed without changing what every later cell draws.
+    On exit the streams outside continue exactly where they were, so a lecture experiment draws
+    the same numbers wherever it runs, and the cells after it draw what they drew without it.
     """
-    python_state, numpy_state = random.getstate(), np.random.get_state()
-    with torch.random.fork_rng(devices=range(torch.cuda.device_count())):
-        try:
-            random.seed(seed)
-            np.random.seed(seed)
-            torch.manual_seed(seed)
-            yield
-        finally:
-            random.setstate(python_state)
-            np.random.set_state(numpy_state)
+    from labs.grading import preserved_rng
+
+    with preserved_rng():
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+        yield

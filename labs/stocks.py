@@ -174,3 +174,38 @@ def forecast_report(predictions, windows, truth) -> dict:
         "ratio": model_rmse / persistence_rmse if persistence_rmse > 0 else float("inf"),
         "deviation": rmse(predictions, baseline) / daily_move(windows),
     }
+
+
+def log_return_rmse(predictions, windows, truth) -> float:
+    """RMSE of the predicted next-day log returns, log(prediction / last) against log(truth / last).
+
+    Scale-free: the same in dollars or cents, for a $20 or a $700 stock, so it compares tickers
+    and price levels. predictions, truth: (n,) prices; windows: (n, window) the prices each forecast saw.
+    For small moves it is about the RMSE in percent of the price divided by 100.
+    """
+    predictions, truth = np.asarray(predictions, dtype=float), np.asarray(truth, dtype=float)
+    last = persistence(windows)
+    return rmse(np.log(predictions / last), np.log(truth / last))
+
+
+def bootstrap_ratio(predictions, windows, truth, n_resamples: int = 2000, block: int = 5,
+                    level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """A bootstrap interval for RMSE / persistence RMSE over the days of `truth` (n,).
+
+    Days are resampled in blocks of `block` consecutive days (a circular block bootstrap: big
+    moves come in runs), the model's and persistence's errors always from the same days.
+    Returns the (1 - level) / 2 and (1 + level) / 2 percentiles of the resampled ratios.
+    """
+    predictions, truth = np.asarray(predictions, dtype=float), np.asarray(truth, dtype=float)
+    model_sq = (predictions - truth) ** 2
+    baseline_sq = (persistence(windows) - truth) ** 2
+    n = len(truth)
+    if not 1 <= block <= n:
+        raise ValueError(f"block must be in [1, {n}], got {block}")
+    rng = np.random.default_rng(seed)
+    n_blocks = -(-n // block)
+    starts = rng.integers(0, n, size=(n_resamples, n_blocks))
+    days = ((starts[:, :, None] + np.arange(block)) % n).reshape(n_resamples, -1)[:, :n]
+    ratios = np.sqrt(model_sq[days].mean(axis=1) / baseline_sq[days].mean(axis=1))
+    low, high = np.percentile(ratios, [50 * (1 - level), 50 * (1 + level)])
+    return float(low), float(high)

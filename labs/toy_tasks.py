@@ -111,6 +111,23 @@ def make_next_token_task(n: int, seq_len: int = 12, vocab: int = 4, seed: int | 
     return tokens, labels
 
 
+# ---------------------------------------------------------------- why gates matter: delayed recall
+def make_delayed_recall(n: int, delay: int = 50, n_symbols: int = 4, seed: int | None = None):
+    """Recall the symbol marked at step 0 after `delay` more random symbols (a many-to-one task).
+
+    Every step carries a random symbol in 0..n_symbols-1 as a one-hot vector; one extra input
+    channel, the marker, is 1 at step 0 only. The label is the symbol of step 0: to answer, a
+    model must keep it for `delay` steps while ignoring the `delay` symbols that follow.
+    Returns inputs float32 (n, delay + 1, n_symbols + 1) and labels int64 (n,); chance is 1/n_symbols.
+    """
+    rng = np.random.default_rng(seed)
+    symbols = rng.integers(0, n_symbols, size=(n, delay + 1))
+    inputs = np.zeros((n, delay + 1, n_symbols + 1), dtype=np.float32)
+    inputs[np.arange(n)[:, None], np.arange(delay + 1), symbols] = 1.0
+    inputs[:, 0, n_symbols] = 1.0
+    return inputs, symbols[:, 0].astype(np.int64)
+
+
 def decode(ids, vocab: list[str]) -> str:
     """Token ids to words, without padding."""
     return " ".join(vocab[i] for i in ids if i != PAD)

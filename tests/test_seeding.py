@@ -61,21 +61,6 @@ def test_progress_writes_to_stdout_only(monkeypatch, capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_seeded_blocks_repeat_and_leave_the_outer_streams_alone():
-    from labs.seeding import seeded
-
-    torch.manual_seed(1)
-    np.random.seed(1)
-    expected = (torch.rand(1).item(), np.random.rand())
-    torch.manual_seed(1)
-    np.random.seed(1)
-    with seeded(5):
-        inside = (torch.rand(1).item(), np.random.rand())
-    with seeded(5):
-        assert (torch.rand(1).item(), np.random.rand()) == inside
-    assert (torch.rand(1).item(), np.random.rand()) == expected
-
-
 def test_compute_or_load_computes_saves_then_loads(tmp_path, monkeypatch):
     from labs.checkpoints import compute_or_load
 
@@ -94,3 +79,14 @@ def test_compute_or_load_computes_saves_then_loads(tmp_path, monkeypatch):
     assert compute_or_load(path, lambda: 1 / 0) == results
     with pytest.raises(FileNotFoundError):
         compute_or_load(tmp_path / "missing.pt", dict)
+def test_own_seed_is_reproducible_and_leaves_the_outer_streams_alone():
+    labs.setup_lab(seed=5, verbose=False)
+    expected = (np.random.rand(), torch.rand(1).item())
+    labs.setup_lab(seed=5, verbose=False)
+    with labs.own_seed(1):
+        inside = (np.random.rand(), torch.rand(1).item(), nn.Linear(2, 1).weight.detach().clone())
+    assert (np.random.rand(), torch.rand(1).item()) == expected, "the outer streams continue unchanged"
+    torch.rand(3)
+    with labs.own_seed(1):
+        again = (np.random.rand(), torch.rand(1).item(), nn.Linear(2, 1).weight.detach().clone())
+    assert inside[:2] == again[:2] and torch.equal(inside[2], again[2])

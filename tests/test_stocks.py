@@ -116,3 +116,33 @@ def test_forecast_report_against_persistence():
     report = stocks.forecast_report(truth, windows, truth)
     assert report["rmse"] == 0 and report["persistence_rmse"] == 1 and report["ratio"] == 0
     assert report["deviation"] == pytest.approx(1.0)
+
+
+def test_log_return_rmse_is_scale_free():
+    rng = np.random.default_rng(0)
+    prices = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, size=60)))
+    windows = stocks.forecast_windows(prices[:20], prices[20:], 5)
+    forecasts = stocks.persistence(windows) * 1.01
+    error = stocks.log_return_rmse(forecasts, windows, prices[20:])
+    assert error == pytest.approx(stocks.log_return_rmse(100 * forecasts, 100 * windows, 100 * prices[20:]))
+    assert stocks.log_return_rmse(prices[20:], windows, prices[20:]) == 0
+    returns = np.log(prices[20:] / windows[:, -1])
+    assert stocks.log_return_rmse(stocks.persistence(windows), windows, prices[20:]) == pytest.approx(
+        np.sqrt(np.mean(returns ** 2)))
+    assert error == pytest.approx(np.sqrt(np.mean((returns - np.log(1.01)) ** 2)))
+
+
+def test_bootstrap_ratio_brackets_the_ratio_and_is_reproducible():
+    rng = np.random.default_rng(1)
+    prices = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, size=230)))
+    windows = stocks.forecast_windows(prices[:130], prices[130:], 10)
+    noisy = prices[130:] + rng.normal(0, 1.0, size=100)
+    ratio = stocks.forecast_report(noisy, windows, prices[130:])["ratio"]
+    low, high = stocks.bootstrap_ratio(noisy, windows, prices[130:], seed=3)
+    assert low < ratio < high and (low, high) == stocks.bootstrap_ratio(noisy, windows, prices[130:], seed=3)
+    narrow = stocks.bootstrap_ratio(noisy, windows, prices[130:], level=0.5, seed=3)
+    assert low < narrow[0] < narrow[1] < high
+    same = stocks.bootstrap_ratio(stocks.persistence(windows), windows, prices[130:])
+    assert same == pytest.approx((1.0, 1.0))
+    with pytest.raises(ValueError):
+        stocks.bootstrap_ratio(noisy, windows, prices[130:], block=0)

@@ -60,3 +60,14 @@ def test_fit_reduces_the_loss_and_checks_its_input():
         pass
     else:
         raise AssertionError("n_steps=0 must be refused")
+
+
+def test_delayed_recall_marks_and_labels_step_zero():
+    inputs, labels = toy_tasks.make_delayed_recall(200, delay=7, n_symbols=3, seed=0)
+    assert inputs.shape == (200, 8, 4) and inputs.dtype == np.float32 and labels.shape == (200,)
+    assert np.array_equal(inputs[..., :3].sum(-1), np.ones((200, 8))), "one symbol per step"
+    assert (inputs[:, 0, 3] == 1).all() and (inputs[:, 1:, 3] == 0).all(), "the marker is at step 0 only"
+    assert np.array_equal(inputs[:, 0, :3].argmax(-1), labels) and set(labels) == {0, 1, 2}
+    later = inputs[:, 1:, :3].argmax(-1)
+    assert 0.2 < (later == labels[:, None]).mean() < 0.45, "later symbols are random, not the label"
+    assert np.array_equal(toy_tasks.make_delayed_recall(5, seed=4)[0], toy_tasks.make_delayed_recall(5, seed=4)[0])
