@@ -35,7 +35,7 @@ SAFE_ID = re.compile(r"[^A-Za-z0-9._-]")
 GUARDED_ROOTS = {"np", "numpy", "torch", "nn", "F", "labs", "builtins", "sys", "math", "os", "subprocess", "IPython"}
 SUSPICIOUS_NAMES = {"__code__", "sys.modules", "builtins", "get_ipython", "setattr", "importlib", "ctypes", "gc",
                     "sys.displayhook", "sys.excepthook", "object.__setattr__"}
-SUSPICIOUS_TEXT = re.compile(r"gradebook|autograder|/source/|\.\./|/proc/|hidden|closes_2021|LABS_SCORER", re.I)
+SUSPICIOUS_TEXT = re.compile(r"gradebook|autograder|/source/|\.\./|/proc/|hidden/|hidden\.json|closes_2021|LABS_SCORER", re.I)
 
 
 @dataclass

@@ -7,8 +7,10 @@ Modules:
     grading     helpers for nbgrader test cells (quiet execution, scoring)
     plots       plotting helpers that always title and label their axes
     progress    quiet tqdm progress bars on stdout
-    checkpoints train_or_load: ungraded training is loaded when nbgrader grades
+    checkpoints train_or_load, compute_or_load: ungraded training and experiments are loaded when nbgrader grades
     training    fit(): Adam, clipping, optional cosine learning rate, progress
+    dynamics    a generator's closed loop: fixed point, linearisation and eigenvalues, states, principal components
+    experiments learning curves and one-step errors of any wave model
     toy_tasks   seeded toy data for Lab 6's problem shapes
     stocks      the price snapshot, the yfinance loader, windows, persistence, forecast scoring
     portable    models as data: torch.export to a program without Python code, and its runner

@@ -86,3 +86,32 @@ def plot_best_worst(waves, generated, mse, *, n_warmup: int, title: str):
         )
     fig.suptitle(title)
     return fig
+
+
+def plot_trajectories(series: dict, *, title: str, xlabel: str, ylabel: str, ax=None):
+    """One curve per entry of `series` ({label: (xs, ys)}, each of shape (n,)), drawn in the plane."""
+    if not series:
+        raise ValueError("series is empty")
+    ax = labelled_axes(title, xlabel, ylabel, ax)
+    for label, (xs, ys) in series.items():
+        ax.plot(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float), label=label, linewidth=0.9)
+    if len(series) > 1:
+        _legend_outside(ax)
+    return ax
+
+
+def plot_eigenvalues(eigenvalues, *, title: str, marked_angle: float | None = None, ax=None):
+    """Complex eigenvalues (n,) in the complex plane, with the unit circle; `marked_angle`
+    (radians) draws the two points exp(+-i angle) on the circle for comparison."""
+    eigenvalues = np.asarray(eigenvalues, dtype=complex)
+    ax = labelled_axes(title, "real part", "imaginary part", ax)
+    circle = np.exp(1j * np.linspace(0, 2 * np.pi, 400))
+    ax.plot(circle.real, circle.imag, color="gray", linewidth=0.8, label="unit circle")
+    ax.scatter(eigenvalues.real, eigenvalues.imag, s=14, color="tab:blue", label="eigenvalues", zorder=3)
+    if marked_angle is not None:
+        marks = np.exp(1j * np.array([marked_angle, -marked_angle]))
+        ax.scatter(marks.real, marks.imag, s=60, facecolors="none", edgecolors="tab:red",
+                   label=f"exp(+-i {marked_angle:.3f})", zorder=4)
+    ax.set_aspect("equal")
+    _legend_outside(ax)
+    return ax

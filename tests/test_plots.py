@@ -43,3 +43,13 @@ def test_best_worst_picks_extremes():
 def test_plot_loss_is_labelled():
     ax = plots.plot_loss([1.0, 0.5, 0.1])
     assert ax.get_title() and ax.get_xlabel() == "training step" and ax.get_yscale() == "log"
+
+
+def test_trajectories_and_eigenvalues_are_labelled():
+    ax = plots.plot_trajectories({"a": ([0, 1], [1, 0]), "b": ([1, 2], [0, 1])}, title="T", xlabel="X", ylabel="Y")
+    assert ax.get_title() == "T" and [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b"]
+    with pytest.raises(ValueError):
+        plots.plot_trajectories({}, title="T", xlabel="X", ylabel="Y")
+    ax = plots.plot_eigenvalues(np.array([0.5 + 0.5j, 0.5 - 0.5j]), title="E", marked_angle=0.1)
+    assert ax.get_xlabel() == "real part" and ax.get_aspect() == 1.0
+    assert len(ax.get_legend().get_texts()) == 3

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
@@ -60,6 +61,24 @@ def test_progress_writes_to_stdout_only(monkeypatch, capsys):
     assert capsys.readouterr().err == ""
 
 
+def test_compute_or_load_computes_saves_then_loads(tmp_path, monkeypatch):
+    from labs.checkpoints import compute_or_load
+
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    path = tmp_path / "results.pt"
+    torch.manual_seed(0)
+    results = compute_or_load(path, lambda: {"draw": torch.rand(1).item(), "losses": [1.0, 0.5]})
+    assert results["losses"] == [1.0, 0.5] and path.exists()
+    after = torch.rand(1)
+    torch.manual_seed(0)
+    assert torch.equal(after, torch.rand(1)), "computing must not shift the caller's random stream"
+    with pytest.raises(TypeError):
+        compute_or_load(tmp_path / "bad.pt", lambda: [1.0])
+
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert compute_or_load(path, lambda: 1 / 0) == results
+    with pytest.raises(FileNotFoundError):
+        compute_or_load(tmp_path / "missing.pt", dict)
 def test_own_seed_is_reproducible_and_leaves_the_outer_streams_alone():
     labs.setup_lab(seed=5, verbose=False)
     expected = (np.random.rand(), torch.rand(1).item())
