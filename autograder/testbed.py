@@ -93,9 +93,10 @@ def pg_binary(name: str) -> str | None:
 
 
 class PostgresServer:
-    """A PostgreSQL server of its own, with trust authentication on 127.0.0.1:`port` only."""
+    """A PostgreSQL server of its own, with trust authentication on 127.0.0.1:`port` only.
+    `durable=False` turns fsync off (a test's throwaway data; benchmarks keep it on)."""
 
-    def __init__(self):
+    def __init__(self, durable: bool = True):
         if not (pg_binary("initdb") and pg_binary("pg_ctl")):
             raise RuntimeError("PostgreSQL is not installed: `apt-get install postgresql`")
         self.account = ensure_user("postgres") if os.geteuid() == 0 else None
@@ -105,6 +106,7 @@ class PostgresServer:
         self.port, data = free_port(), self.folder / "data"
         self._run([pg_binary("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"])
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder}"
+        options += "" if durable else " -c fsync=off"
         self._run([pg_binary("pg_ctl"), "-D", str(data), "-l", str(self.folder / "server.log"), "-o", options,
                    "-w", "start"])
         self.pid = int((data / "postmaster.pid").read_text().split()[0])
@@ -117,9 +119,10 @@ class PostgresServer:
     def url(self, database: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self, name: str) -> str:
-        """Create database `name`; returns its db_url."""
-        self._run([pg_binary("createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name])
+    def create_database(self, name: str, template: str | None = None) -> str:
+        """Create database `name` (a copy of database `template` if given); returns its db_url."""
+        self._run([pg_binary("createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                   *(["-T", template] if template else []), name])
         return self.url(name)
 
     def stop(self) -> None:
@@ -208,6 +211,7 @@ class DaskCluster:
         python = str(install.python) if install else sys.executable
         return subprocess.Popen(
             [python, "-m", "dask", "worker", self.address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
+             "--preload", "autograder.job",
              "--host", "127.0.0.1", "--name", f"worker-{index}", "--local-directory", str(local)],
             cwd=local, env=install.env() if install else None, stdout=open(local.with_suffix(".log"), "w"),
             stderr=subprocess.STDOUT, **as_user(account))
