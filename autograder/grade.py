@@ -280,6 +280,13 @@ def take_in(args, labs: list[str], course: Path, state: dict, sandboxed: bool,
     return results, to_grade, manifest
 
 
+def save_state(path: Path, state: dict) -> None:
+    """Write state.json whole or not at all (a coordinator killed mid-write resumes from the last one)."""
+    partial = path.with_suffix(".json.partial")
+    partial.write_text(json.dumps(state, indent=1))
+    partial.replace(path)
+
+
 def store_output(course: Path, spec: JobSpec, output: JobOutput, db_url: str) -> dict:
     """Write one job's output into the course root and its gradebook at `db_url` (the coordinator
     alone does); returns its result."""
@@ -348,7 +355,7 @@ def grade(args) -> int:
     def on_done(spec: JobSpec, output: JobOutput) -> None:
         result = store_output(course, spec, output, db_url)
         results[(spec.student, spec.lab)] = state[f"{spec.lab}/{spec.student}"] = result
-        state_path.write_text(json.dumps(state, indent=1))
+        save_state(state_path, state)
         done.append(spec)
         print(f"  [{len(done)}/{len(to_grade)}] {spec.student}/{spec.lab}: {result['status']} in "
               f"{result['seconds'] or 0:.0f} s, peak {result['peak_mb'] or 0:.0f} MB", flush=True)
@@ -370,7 +377,7 @@ def grade(args) -> int:
         guard.remove()
     for key, result in results.items():
         state[f"{key[1]}/{key[0]}"] = result
-    state_path.write_text(json.dumps(state, indent=1))
+    save_state(state_path, state)
 
     parts, points, manual = lab_parts(db_url, labs)
     rows = build_rows(results, db_url, points, manual, parts)
