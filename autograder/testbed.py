@@ -173,7 +173,8 @@ class WorkerInstall:
 
 class DaskCluster:
     """A scheduler and `workers` single-threaded workers on 127.0.0.1, files under a temporary
-    folder. Workers run `install`'s interpreter and code as its user (default: this process's)."""
+    folder. Workers run `install`'s interpreter and code as its user (default: this process's
+    interpreter and user, and this repository's code), with the job module imported at start."""
 
     def __init__(self, workers: int = 2, install: WorkerInstall | None = None):
         self.folder = Path(tempfile.mkdtemp(prefix="rnn-labs-dask-"))
@@ -213,7 +214,8 @@ class DaskCluster:
             [python, "-m", "dask", "worker", self.address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
              "--preload", "autograder.job",
              "--host", "127.0.0.1", "--name", f"worker-{index}", "--local-directory", str(local)],
-            cwd=local, env=install.env() if install else None, stdout=open(local.with_suffix(".log"), "w"),
+            cwd=local, env=install.env() if install else {**os.environ, "PYTHONPATH": str(REPO)},
+            stdout=open(local.with_suffix(".log"), "w"),
             stderr=subprocess.STDOUT, **as_user(account))
 
     def kill_worker(self, index: int) -> None:
