@@ -66,7 +66,10 @@ def run_on_worker(job: Callable, spec: JobSpec, bundle_name: str, bundle_data: b
 def run_dask(specs: list[JobSpec], bundles: dict[str, Path], on_done: Callable[[JobSpec, JobOutput], None],
              scheduler: str | None = None, scheduler_file: str | None = None, job: Callable = run_job) -> None:
     """Grade `specs` as tasks on the Dask cluster at `scheduler` (an address) or `scheduler_file`.
-    `job` is `run_job` (the benchmark alone passes a stub); see the module docstring."""
+    `job` is `run_job` (the benchmark alone passes a stub); see the module docstring. Nothing to
+    grade, no connection (a re-run that grades nothing needs no cluster)."""
+    if not specs:
+        return
     with distributed.Client(scheduler, scheduler_file=scheduler_file, set_as_default=False) as client:
         workers = len(client.scheduler_info()["workers"])
         print(f"Dask scheduler {client.scheduler.address}: {workers} worker(s) now"

@@ -281,9 +281,10 @@ def take_in(args, labs: list[str], course: Path, state: dict, sandboxed: bool,
 
 
 def save_state(path: Path, state: dict) -> None:
-    """Write state.json whole or not at all (a coordinator killed mid-write resumes from the last one)."""
+    """Write state.json whole or not at all (a coordinator killed mid-write resumes from the last
+    one), compact: it is rewritten after every result (indented, 2,000 entries took 190 ms)."""
     partial = path.with_suffix(".json.partial")
-    partial.write_text(json.dumps(state, indent=1))
+    partial.write_text(json.dumps(state, separators=(",", ":")))
     partial.replace(path)
 
 

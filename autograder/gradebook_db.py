@@ -41,31 +41,36 @@ def _table(name: str) -> sqlalchemy.Table:
     return Base.metadata.tables[name]
 
 
-def _submission_rows(connection, lab: str, student: str) -> dict[str, list[dict]]:
-    """{table: rows} of the student's submission of `lab`, parents first."""
+def _submission_selects(lab: str, student: str) -> dict[str, sqlalchemy.Select]:
+    """{table: SELECT of the ids of its rows} for the student's submission of `lab`."""
     assignment, submitted = _table("assignment"), _table("submitted_assignment")
-    query = (sqlalchemy.select(submitted).join(assignment, assignment.c.id == submitted.c.assignment_id)
-             .where(assignment.c.name == lab, submitted.c.student_id == student))
-    rows = {"submitted_assignment": [dict(row._mapping) for row in connection.execute(query)]}
     notebooks = _table("submitted_notebook")
-    query = sqlalchemy.select(notebooks).where(notebooks.c.assignment_id.in_(
-        [row["id"] for row in rows["submitted_assignment"]]))
-    rows["submitted_notebook"] = [dict(row._mapping) for row in connection.execute(query)]
-    notebook_ids = [row["id"] for row in rows["submitted_notebook"]]
+    assignments = (sqlalchemy.select(submitted.c.id).join(assignment, assignment.c.id == submitted.c.assignment_id)
+                   .where(assignment.c.name == lab, submitted.c.student_id == student).correlate(None))
+    notebook_ids = sqlalchemy.select(notebooks.c.id).where(notebooks.c.assignment_id.in_(assignments)).correlate(None)
+    selects = {"submitted_assignment": assignments, "submitted_notebook": notebook_ids}
     for name in ("grade", "comment"):
         table = _table(name)
-        query = sqlalchemy.select(table).where(table.c.notebook_id.in_(notebook_ids)).order_by(table.c.id)
+        selects[name] = sqlalchemy.select(table.c.id).where(table.c.notebook_id.in_(notebook_ids)).correlate(None)
+    return selects
+
+
+def _submission_rows(connection, lab: str, student: str) -> dict[str, list[dict]]:
+    """{table: rows} of the student's submission of `lab`."""
+    rows = {}
+    for name, ids in _submission_selects(lab, student).items():
+        table = _table(name)
+        query = sqlalchemy.select(table).where(table.c.id.in_(ids)).order_by(table.c.id)
         rows[name] = [dict(row._mapping) for row in connection.execute(query)]
     return rows
 
 
 def _delete_submission(connection, lab: str, student: str) -> None:
-    present = _submission_rows(connection, lab, student)
+    """Delete the student's submission of `lab`, children first (one statement per table)."""
+    selects = _submission_selects(lab, student)
     for name in reversed(SUBMISSION_TABLES):
-        ids = [row["id"] for row in present[name]]
-        if ids:
-            table = _table(name)
-            connection.execute(sqlalchemy.delete(table).where(table.c.id.in_(ids)))
+        table = _table(name)
+        connection.execute(sqlalchemy.delete(table).where(table.c.id.in_(selects[name])))
 
 
 def merge(db_url: str, job_db: Path, lab: str, student: str) -> None:
