@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup grade test lint refresh release clean lab
+.PHONY: setup grade test lint refresh release clean lab worker
 
 setup: $(VENV)/.installed
 
@@ -27,6 +27,11 @@ LAB_FLAGS ?=
 lab: setup
 	$(BIN)/python -m labs.workspace $(LAB_DIR)
 	cd $(LAB_DIR) && jupyter lab $(LAB_FLAGS)
+
+## make worker SCHEDULER=tcp://host:8786: this machine grades for a Dask cluster (README: Grading on a cluster)
+worker: setup
+	$(if $(SCHEDULER),,$(error set SCHEDULER=tcp://host:port, the Dask scheduler's address))
+	$(BIN)/python -m dask worker $(SCHEDULER) --nthreads 1 --preload autograder.job
 
 ## make test: the whole suite (lint, unit tests, notebooks under nbval, autograding)
 test: setup

@@ -3,7 +3,8 @@
     <digest>/source/<lab>/      the lab's source folder (solutions, hidden tests, checkpoints)
     <digest>/release/<lab>/     the student release
     <digest>/hidden/            the hidden data of the lab (autograder/hidden/)
-    <digest>/gradebook.db       the course gradebook's assignments and cells, no submissions
+    <digest>/gradebook.db       the course gradebook's assignments and cells, no submissions (a
+                                SQLite file with the same ids, also where the course's is in PostgreSQL)
     <digest>/bundle.json        lab, grader version
 
 A bundle is addressed by the SHA-256 of its files, so a worker that already holds it (a Dask
@@ -18,7 +19,10 @@ import json
 import shutil
 import sqlite3
 import tarfile
+import tempfile
 from pathlib import Path
+
+from autograder import gradebook_db
 
 REPO = Path(__file__).resolve().parent.parent
 SUBMISSION_TABLES = ("grade", "comment", "submitted_notebook", "submitted_assignment")
@@ -54,8 +58,9 @@ def empty_gradebook(course_db: Path, target: Path) -> None:
     connection.close()
 
 
-def make_bundle(course: Path, lab: str, hidden: Path, cache: Path) -> Path:
-    """Build the bundle of `lab` from the course root into `cache/<digest>/`; return that folder."""
+def make_bundle(course: Path, lab: str, hidden: Path, cache: Path, db_url: str | None = None) -> Path:
+    """Build the bundle of `lab` from the course root (its gradebook at `db_url`, by default
+    the course root's gradebook.db) into `cache/<digest>/`; return that folder."""
     staging = cache / f".staging-{lab}"
     if staging.exists():
         shutil.rmtree(staging)
@@ -63,7 +68,11 @@ def make_bundle(course: Path, lab: str, hidden: Path, cache: Path) -> Path:
         shutil.copytree(course / kind / lab, staging / kind / lab,
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     shutil.copytree(hidden, staging / "hidden", ignore=shutil.ignore_patterns("README.md"))
-    empty_gradebook(course / "gradebook.db", staging / "gradebook.db")
+    course_db = gradebook_db.sqlite_file(db_url) if db_url else course / "gradebook.db"
+    if course_db:
+        empty_gradebook(course_db, staging / "gradebook.db")
+    else:
+        gradebook_db.sqlite_copy(db_url, staging / "gradebook.db")
     (staging / "bundle.json").write_text(json.dumps({"lab": lab, "grader": grader_version()}))
     digest = _digest_files([(str(p.relative_to(staging)), p) for p in staging.rglob("*") if p.is_file()])[:32]
     target = cache / digest
@@ -83,11 +92,19 @@ def pack(folder: Path) -> bytes:
 
 
 def unpack(data: bytes, cache: Path) -> Path:
-    """Unpack bundle tar bytes into `cache` (once); return the bundle folder."""
+    """Unpack bundle tar bytes into `cache` (once); return the bundle folder. The bundle appears
+    whole or not at all: it is unpacked beside its place and then renamed into it."""
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
         name = archive.getnames()[0].split("/")[0]
         target = cache / name
         if not target.exists():
             cache.mkdir(parents=True, exist_ok=True)
-            archive.extractall(cache, filter="data")
+            with tempfile.TemporaryDirectory(prefix=".unpacking-", dir=cache) as staging:
+                # The coordinator made the archive; the "data" filter (Python >= 3.11.4) is a second guard.
+                archive.extractall(staging, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+                try:
+                    Path(staging, name).rename(target)
+                except OSError:
+                    if not target.exists():   # else another thread of this worker unpacked it first
+                        raise
     return target

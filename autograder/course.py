@@ -31,8 +31,9 @@ def run_nbgrader(args: list[str], course: Path, log=None, check: bool = True,
     return result
 
 
-def make_course_copy(course: Path, labs: list[str]) -> Path:
-    """A course root at `course` with the labs' source folders and a config that loads our settings."""
+def make_course_copy(course: Path, labs: list[str], db_url: str | None = None) -> Path:
+    """A course root at `course` with the labs' source folders and a config that loads our settings
+    (and points nbgrader, the formgrader included, at the gradebook `db_url` when one is given)."""
     course.mkdir(parents=True, exist_ok=True)
     for lab in labs:
         target = course / "source" / lab
@@ -43,6 +44,7 @@ def make_course_copy(course: Path, labs: list[str]) -> Path:
         "c = get_config()  # noqa: F821\n"
         f"load_subconfig({str(SETTINGS)!r})  # noqa: F821\n"
         f"c.CourseDirectory.root = {str(course)!r}\n"
+        + (f"c.CourseDirectory.db_url = {db_url!r}\n" if db_url else "")
     )
     return course
 

@@ -3,12 +3,15 @@
 A job returns a private SQLite gradebook that holds one submission. `merge` replaces that
 student's submission of the lab in the course gradebook by the job's rows, in one transaction:
 running it twice for the same job output leaves the same gradebook (a retried job merges once).
+`merge_bytes` and `forget` take the course gradebook's db_url: a SQLite file is merged here,
+a PostgreSQL gradebook by autograder/gradebook_db.py.
 """
 
 import sqlite3
 import tempfile
 from pathlib import Path
 
+from autograder import gradebook_db
 from autograder.bundle import empty_gradebook
 
 
@@ -42,16 +45,24 @@ def merge(course_db: Path, job_db: Path, lab: str, student: str) -> None:
     connection.close()
 
 
-def merge_bytes(course_db: Path, job_gradebook: bytes, lab: str, student: str) -> None:
-    """merge() for a job gradebook that arrived as bytes."""
-    with tempfile.TemporaryDirectory(dir=course_db.parent) as folder:
+def merge_bytes(db_url: str, job_gradebook: bytes, lab: str, student: str) -> None:
+    """Merge a job gradebook that arrived as bytes into the course gradebook at `db_url`."""
+    course_db = gradebook_db.sqlite_file(db_url)
+    with tempfile.TemporaryDirectory(dir=course_db.parent if course_db else None) as folder:
         path = Path(folder) / "job.db"
         path.write_bytes(job_gradebook)
-        merge(course_db, path, lab, student)
+        if course_db:
+            merge(course_db, path, lab, student)
+        else:
+            gradebook_db.merge(db_url, path, lab, student)
 
 
-def forget(course_db: Path, lab: str, student: str) -> None:
+def forget(db_url: str, lab: str, student: str) -> None:
     """Remove the student's submission of `lab` from the course gradebook (it could not be graded now)."""
+    course_db = gradebook_db.sqlite_file(db_url)
+    if course_db is None:
+        gradebook_db.forget(db_url, lab, student)
+        return
     with tempfile.TemporaryDirectory(dir=course_db.parent) as folder:
         empty = Path(folder) / "empty.db"
         empty_gradebook(course_db, empty)
