@@ -28,7 +28,7 @@ COURSE_ROOT = "rnn-labs"        # the instructor's nbgrader course root, in thei
 # A hub's folder (HUB_DIR) holds:
 ROSTER_COPY = "roster.csv"      # the roster it started with
 EXCHANGE = "exchange"           # nbgrader's exchange (hub/exchange.py)
-PYTHON_ENV = "python"           # the users' Python (hub/python_env.py), a venv on
+PYTHON_ENV = "python"           # the users' Python (hub/python_env.py): a venv on PYTHON_BASE,
 PYTHON_BASE = "python-base"     # a copy of the project's interpreter
 STATE = "state"                 # JupyterHub's database, cookie secret and the passwords (root only)
 INSTRUCTORS = "rnn-labs-instructors"

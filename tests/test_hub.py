@@ -135,6 +135,11 @@ def as_instructor(hub: Hub, *command: str) -> str:
 def log_in(browser, hub: Hub, user: str):
     """A browser context of `user`'s own: the hub's login form, then their JupyterLab once it has spawned."""
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.set_default_timeout(60_000)   # 2 busy cores: the servers answer slowly while a lab runs
+    page.in_flight = set()    # the Assignment List's requests in flight (see settle)
+    page.on("request", lambda r: page.in_flight.add(r) if "/assignment_list/" in r.url else None)
+    for finished in ("requestfinished", "requestfailed"):
+        page.on(finished, lambda r: page.in_flight.discard(r))
     page.goto(f"{hub.url}/hub/login")
     page.fill("#username_input", user)
     page.fill("#password_input", hub.passwords[user])
@@ -146,9 +151,22 @@ def log_in(browser, hub: Hub, user: str):
 
 def nbgrader_menu(page) -> list[str]:
     page.locator("#jp-MainMenu .lm-MenuBar-itemLabel:has-text('Nbgrader')").click()
+    page.locator(".lm-Menu .lm-Menu-itemLabel").first.wait_for(timeout=10_000)
     items = page.locator(".lm-Menu .lm-Menu-itemLabel").all_inner_texts()
     page.keyboard.press("Escape")
     return [item for item in items if item.strip()]
+
+
+def settle(page) -> None:
+    """Wait until the Assignment List has no request in flight for a second (it reloads after each
+    action and when it is shown, and each reload redraws its rows)."""
+    quiet_since = time.monotonic()
+    deadline = quiet_since + 60
+    while time.monotonic() - quiet_since < 1:
+        page.wait_for_timeout(200)    # lets Playwright deliver the request events
+        if page.in_flight:
+            quiet_since = time.monotonic()
+        assert time.monotonic() < deadline, "the Assignment List kept loading for a minute"
 
 
 def assignment_list(page):
@@ -157,8 +175,7 @@ def assignment_list(page):
     page.locator(".lm-Menu-itemLabel:has-text('Assignment List')").click()
     panel = page.locator("#nbgrader-assignment-list")
     panel.locator("#refresh_assignments_list").click()
-    panel.locator("#released_assignments_list_loading").wait_for(state="hidden", timeout=30_000)
-    panel.locator("#submitted_assignments_list_loading").wait_for(state="hidden", timeout=30_000)
+    settle(page)
     return panel
 
 
@@ -172,6 +189,7 @@ def fetch(page, lab: str) -> None:
     panel = assignment_list(page)
     row(panel, "released", lab).locator("button:has-text('Fetch')").click()
     row(panel, "fetched", lab).wait_for(timeout=60_000)
+    settle(page)
 
 
 def start_validation(page, lab: str) -> None:
@@ -239,16 +257,20 @@ def run_probe_notebook(page, hub: Hub) -> list:
     page.goto(f"{hub.url}/user/{BEN.name}/lab/tree/probe.ipynb?reset")
     notebook = page.locator("#jp-main-dock-panel .jp-NotebookPanel:not(.lm-mod-hidden)")
     notebook.locator(".jp-Notebook-ExecutionIndicator[data-status=idle]").wait_for(timeout=90_000)
-    output = notebook.locator(".jp-OutputArea-output")
-    for _ in range(3):   # right after the kernel connects, JupyterLab can drop a Run All
+    prompt = notebook.locator(".jp-CodeCell .jp-InputArea-prompt").first
+    for _ in range(3):   # right after the kernel connects, JupyterLab can drop a Run All: click again
         page.locator("#jp-MainMenu .lm-MenuBar-itemLabel:has-text('Run')").first.click()
         page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
-        try:
-            output.first.wait_for(timeout=30_000)
+        deadline = time.monotonic() + 15
+        while prompt.inner_text().strip() in ("", "[ ]:") and time.monotonic() < deadline:
+            page.wait_for_timeout(500)
+        if prompt.inner_text().strip() not in ("", "[ ]:"):
             break
-        except Exception:   # Playwright's TimeoutError: click again
-            continue
-    return json.loads(output.first.inner_text())
+    deadline = time.monotonic() + 120
+    while not re.fullmatch(r"\[\d+\]:", prompt.inner_text().strip()):   # [1]: once it has run
+        assert time.monotonic() < deadline, "the probe notebook did not finish in 2 minutes"
+        page.wait_for_timeout(500)
+    return json.loads(notebook.locator(".jp-OutputArea-output").first.inner_text())
 
 
 def test_the_course_loop_on_the_hub_and_students_kept_apart(hub, browser):
@@ -275,7 +297,7 @@ def test_the_course_loop_on_the_hub_and_students_kept_apart(hub, browser):
     assert ada.request.get(f"{hub.url}/user/{ADA.name}/formgrader").status == 404
     for page in (ada, ben):
         fetch(page, "lab5")
-        assert row(page.locator("#nbgrader-assignment-list"), "released", "lab6").is_visible()
+        row(page.locator("#nbgrader-assignment-list"), "released", "lab6").wait_for(timeout=10_000)
     shot(ada, "ada-fetched")
     lap("fetch")
 
