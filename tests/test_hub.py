@@ -132,9 +132,21 @@ def as_instructor(hub: Hub, *command: str) -> str:
     return result.stdout + result.stderr
 
 
+PAGES = {}   # user: their page, for screenshots when the test fails
+
+
+@pytest.fixture(autouse=True)
+def screenshots_on_failure(request):
+    failed = request.session.testsfailed
+    yield
+    if request.session.testsfailed > failed:
+        for user, page in PAGES.items():
+            page.screenshot(path=str(ARTIFACTS / f"hub-failed-{user}.png"))
+
+
 def log_in(browser, hub: Hub, user: str):
     """A browser context of `user`'s own: the hub's login form, then their JupyterLab once it has spawned."""
-    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page = PAGES[user] = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     page.set_default_timeout(60_000)   # 2 busy cores: the servers answer slowly while a lab runs
     page.in_flight = set()    # the Assignment List's requests in flight (see settle)
     page.on("request", lambda r: page.in_flight.add(r) if "/assignment_list/" in r.url else None)
@@ -206,6 +218,14 @@ def validation_result(page) -> tuple[str, str]:
     return verdict, text
 
 
+def accept_unexpected_dialog(page) -> None:
+    """Accept a dialog that JupyterLab raised on its own; its text goes to tests/artifacts/."""
+    dialog = page.locator(".jp-Dialog")
+    if dialog.count():
+        (ARTIFACTS / "hub-unexpected-dialog.txt").write_text(dialog.first.inner_text())
+        close_dialog(page)
+
+
 def close_dialog(page) -> None:
     page.locator(".jp-Dialog button.jp-mod-accept").click()
     page.locator(".jp-Dialog").wait_for(state="detached", timeout=10_000)
@@ -259,6 +279,7 @@ def run_probe_notebook(page, hub: Hub) -> list:
     notebook.locator(".jp-Notebook-ExecutionIndicator[data-status=idle]").wait_for(timeout=90_000)
     prompt = notebook.locator(".jp-CodeCell .jp-InputArea-prompt").first
     for _ in range(3):   # right after the kernel connects, JupyterLab can drop a Run All: click again
+        accept_unexpected_dialog(page)
         page.locator("#jp-MainMenu .lm-MenuBar-itemLabel:has-text('Run')").first.click()
         page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
         deadline = time.monotonic() + 15
