@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup grade test lint refresh release clean lab worker
+.PHONY: setup grade test lint refresh release clean lab worker hub hub-deps
 
 setup: $(VENV)/.installed
 
@@ -32,6 +32,19 @@ lab: setup
 worker: setup
 	$(if $(SCHEDULER),,$(error set SCHEDULER=tcp://host:port, the Dask scheduler's address))
 	$(BIN)/python -m dask worker $(SCHEDULER) --nthreads 1 --preload autograder.job
+
+## make hub (as root): the course on a local JupyterHub, http://127.0.0.1:$(HUB_PORT); see hub/launch.py
+HUB_DIR    ?= /srv/rnn-labs
+HUB_ROSTER ?= hub/roster.csv
+HUB_PORT   ?= 8000
+hub: setup hub-deps
+	$(BIN)/python -m hub.launch --hub-dir $(HUB_DIR) --roster $(HUB_ROSTER) --port $(HUB_PORT)
+
+## the hub's proxy (configurable-http-proxy, npm) in hub/node_modules
+hub-deps: hub/node_modules/.installed
+hub/node_modules/.installed: hub/package.json hub/package-lock.json
+	npm ci --prefix hub --no-audit --no-fund --loglevel=error
+	touch $@
 
 ## make test: the whole suite (lint, unit tests, notebooks under nbval, autograding)
 test: setup

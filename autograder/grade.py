@@ -2,6 +2,7 @@
 
     python -m autograder.grade                                # the bundled sample class (README's main job)
     python -m autograder.grade --submitted DIR                # DIR/<student>/<lab>/<lab>.ipynb (nbgrader layout)
+    python -m autograder.grade --submitted C/submitted --out C  # what `nbgrader collect` left in course root C
     python -m autograder.grade --lms DOWNLOAD --labs lab5     # a folder or .zip of <student>_<anything>.ipynb
     ... --scheduler tcp://HOST:8786 (or --scheduler-file F)   # the jobs as tasks on a Dask cluster
     ... --db postgresql://USER@HOST/DB                         # the course gradebook in PostgreSQL
@@ -13,6 +14,8 @@ in its own throwaway folder and process tree with limits of time, memory and pro
 torch thread per job. A re-run grades only new or changed submissions (--force: all of them,
 after backing up the gradebook). Output in --out (a course root): gradebook.db, autograded/,
 feedback/, grades.csv, report/report.html, jobs/<lab>/<student>/ (log and the scorer's verdicts).
+Collected submissions (--submitted C/submitted --out C) stay as `nbgrader collect` left them, and
+their receipts go next to their feedback, where `nbgrader release_feedback` reads them.
 
 Grading needs bubblewrap: without it (or with user namespaces disabled) the command stops before
 the first submission and says how to fix it; --no-sandbox grades anyway (trusted code only),
@@ -150,7 +153,8 @@ def collect_scores(gradebook: Gradebook, lab: str, student: str) -> dict | None:
     cells = {grade.name: (grade.score, grade.max_score)
              for notebook in submission.notebooks for grade in notebook.grades}
     return {"score": submission.score, "max_score": submission.max_score, "cells": cells,
-            "needs_manual": submission.needs_manual_grade}
+            "needs_manual": submission.needs_manual_grade, "seconds_late": submission.total_seconds_late,
+            "timestamp": f"{submission.timestamp} UTC" if submission.timestamp else None}
 
 
 def lab_parts(db_url: str, labs: list[str]) -> tuple[dict, dict, dict]:
@@ -184,6 +188,8 @@ def build_rows(results: dict, db_url: str, points: dict, manual: dict, parts: di
                      "score": scores["score"] if scores else 0.0, "max_score": lab_max,
                      "auto_score": auto, "auto_max": lab_max - manual_max, "manual_max": manual_max,
                      "seconds": result["seconds"], "peak_mb": result["peak_mb"],
+                     "timestamp": scores["timestamp"] if scores else None,
+                     "seconds_late": scores["seconds_late"] if scores else None,
                      "sandbox": "on" if result.get("sandboxed", True) else "off",
                      "reason": "; ".join(result["notes"]), "verdicts": result.get("verdicts", {}),
                      "attention": status != "graded" or bool(result["notes"])})
@@ -253,25 +259,28 @@ def take_in(args, labs: list[str], course: Path, state: dict, sandboxed: bool,
     """Intake of every raw submission: (results of those not to grade, specs to grade, manifest)."""
     pairs, manifest = raw_submissions(args, labs, fixtures)
     release = {lab: intake_module.release_cells(course / "release" / lab / f"{lab}.ipynb") for lab in labs}
+    release_files = {lab: intake_module.file_digests(course / "release" / lab) for lab in labs}
     fingerprints = {lab: fingerprint(lab, args.limits, sandboxed) for lab in labs}
     results, to_grade = {}, []
     for (student, lab), raw in sorted(pairs.items()):
-        taken = intake_module.prepare(student, lab, raw, release[lab])
+        taken = intake_module.prepare(student, lab, raw, release[lab], release_files[lab])
         raw_name = raw.name if raw is not None and raw.name != lab else raw.parent.name if raw is not None else student
         if raw_name != student:
             taken.notes.insert(0, f"student id made safe: {intake_module.safe_text(raw_name)}")
         digest = f"{taken.digest}:{fingerprints[lab]}"
         previous = state.get(f"{lab}/{student}")
         target = course / "submitted" / student / lab
-        if target.exists():
+        collected = raw == target       # nbgrader collect put it in this course root: keep it as it is
+        if target.exists() and not collected:
             shutil.rmtree(target)
         if taken.fatal:
             forget(args.db_url, lab, student)
             results[(student, lab)] = JobResult(student, lab, status=taken.fatal.split(":")[0], sandboxed=sandboxed,
                                                 notes=[taken.fatal, *taken.notes], digest=digest).to_json()
             continue
-        target.mkdir(parents=True)
-        (target / f"{lab}.ipynb").write_bytes(taken.notebook)
+        if not collected:
+            target.mkdir(parents=True)
+            (target / f"{lab}.ipynb").write_bytes(taken.notebook)
         if previous and previous["digest"] == digest and previous["status"] != "refused":   # refused: by a worker
             results[(student, lab)] = previous
         else:
@@ -286,6 +295,16 @@ def save_state(path: Path, state: dict) -> None:
     partial = path.with_suffix(".json.partial")
     partial.write_text(json.dumps(state, separators=(",", ":")))
     partial.replace(path)
+
+
+def copy_receipts(submission: Path, feedback: Path) -> None:
+    """nbgrader's receipts of a collected submission (its timestamp and secret) next to its
+    feedback, where `nbgrader release_feedback` reads them (one that is not a small regular file is left out)."""
+    for name in intake_module.EXCHANGE_RECEIPTS if feedback.is_dir() else ():
+        try:
+            (feedback / name).write_bytes(intake_module.read_regular_file(submission / name, 0.01))
+        except (OSError, ValueError):
+            pass
 
 
 def store_output(course: Path, spec: JobSpec, output: JobOutput, db_url: str) -> dict:
@@ -307,6 +326,7 @@ def store_output(course: Path, spec: JobSpec, output: JobOutput, db_url: str) ->
         if data is not None and result.status == "ok":
             folder.mkdir(parents=True)
             (folder / name).write_bytes(data)
+    copy_receipts(course / "submitted" / spec.student / spec.lab, course / "feedback" / spec.student / spec.lab)
     logs = course / "jobs" / spec.lab / spec.student
     logs.mkdir(parents=True, exist_ok=True)
     (logs / "autograde.log").write_text(output.log)

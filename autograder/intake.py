@@ -13,7 +13,8 @@ safe before they reach the terminal, the file system or the report. It notes: a 
 notebook, extra files (never graded: a stray labs/ or numpy.py would shadow the real package),
 edited or deleted test cells (nbgrader restores them), and code, in any cell including added
 ones, that replaces library functions or reaches outside its folder (a hint for review, never
-a grade).
+a grade). Not extra: nbgrader's receipts (EXCHANGE_RECEIPTS) and unchanged copies of the
+release's own files (nbgrader submit sends the whole fetched folder, checkpoints included).
 """
 
 import ast
@@ -35,7 +36,9 @@ SAFE_ID = re.compile(r"[^A-Za-z0-9._-]")
 GUARDED_ROOTS = {"np", "numpy", "torch", "nn", "F", "labs", "builtins", "sys", "math", "os", "subprocess", "IPython"}
 SUSPICIOUS_NAMES = {"__code__", "sys.modules", "builtins", "get_ipython", "setattr", "importlib", "ctypes", "gc",
                     "sys.displayhook", "sys.excepthook", "object.__setattr__"}
-SUSPICIOUS_TEXT = re.compile(r"gradebook|autograder|/source/|\.\./|/proc/|hidden/|hidden\.json|closes_2021|LABS_SCORER", re.I)
+EXCHANGE_RECEIPTS = ("timestamp.txt", "submission_secret.txt")   # what nbgrader submit adds to a submission
+SUSPICIOUS_TEXT = re.compile(r"gradebook|autograder|/source/|\.\./|/proc/|hidden/|hidden\.json|closes_2021|LABS_SCORER",
+                             re.I)
 
 
 @dataclass
@@ -190,8 +193,24 @@ def digest_folder(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def prepare(student: str, lab: str, raw: Path | None, release_cells: list[dict]) -> Intake:
-    """Read the gradable notebook of one raw submission folder (nothing is written)."""
+def file_digests(folder: Path) -> dict[str, str]:
+    """{path relative to `folder`: SHA-256} of the regular files under a (trusted) folder."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in _walk(folder) if p.is_file() and not p.is_symlink()}
+
+
+def _unchanged_release_file(path: Path, raw: Path, release_files: dict[str, str]) -> bool:
+    expected = release_files.get(str(path.relative_to(raw)))
+    try:
+        return expected is not None and hashlib.sha256(read_regular_file(path, MAX_NOTEBOOK_MB)).hexdigest() == expected
+    except (OSError, ValueError):
+        return False
+
+
+def prepare(student: str, lab: str, raw: Path | None, release_cells: list[dict],
+            release_files: dict[str, str] | None = None) -> Intake:
+    """Read the gradable notebook of one raw submission folder (nothing is written). `release_files`
+    (file_digests of the lab's release) names the files a student fetched with the lab."""
     intake = Intake(student, lab)
     if raw is not None and raw.is_symlink():
         intake.fatal = "refused: the submission folder is a symbolic link"
@@ -209,7 +228,8 @@ def prepare(student: str, lab: str, raw: Path | None, release_cells: list[dict])
             return intake
         expected = notebooks[0]
         intake.notes.append(f"renamed {safe_text(str(expected.relative_to(raw)))} to {lab}.ipynb")
-    extra = sorted((p for p in _walk(raw) if p != expected and not p.is_dir() and p.name != "timestamp.txt"),
+    extra = sorted((p for p in _walk(raw) if p != expected and not p.is_dir() and p.name not in EXCHANGE_RECEIPTS
+                    and not _unchanged_release_file(p, raw, release_files or {})),
                    key=lambda p: str(p.relative_to(raw)))
     if extra:
         shown = ", ".join(safe_text(str(p.relative_to(raw)), 40) for p in extra[:5])

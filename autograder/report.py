@@ -12,7 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 CSV_FIELDS = ("student", "lab", "status", "score", "max_score", "auto_score", "auto_max", "manual_max",
-              "seconds", "peak_mb", "sandbox", "reason")
+              "seconds", "peak_mb", "sandbox", "reason",
+              "timestamp", "seconds_late")  # submitted at (UTC, nbgrader's timestamp.txt); seconds past the due date
 
 
 def write_grades_csv(rows: list[dict], parts: dict[str, list[str]], path: Path) -> None:
@@ -250,7 +251,8 @@ def read_grades_csv(path: Path) -> dict[tuple[str, str], dict]:
     with open(path, newline="") as handle:
         for raw in csv.DictReader(handle):
             number = {name: float(raw[name]) if raw[name] else None
-                      for name in ("score", "max_score", "auto_score", "auto_max", "seconds", "peak_mb")}
+                      for name in ("score", "max_score", "auto_score", "auto_max", "seconds", "peak_mb",
+                                   "seconds_late")}
             cells = {name: (float(value), None) for name, value in raw.items()
                      if name not in CSV_FIELDS and value != ""}
             rows[(raw["student"], raw["lab"])] = {**raw, **number, "cells": cells}
