@@ -118,6 +118,8 @@ def serve_stdio() -> None:
             if session is None:
                 session = Session(str(request.get("cell")).split("_")[0], Hidden(), None, sandboxed)
             session.converse(reader, writer, request)
+    except KeyboardInterrupt:
+        return                                     # the kernel was interrupted or shut down: nothing to report
     finally:
         if session is not None:
             session.close()
