@@ -60,7 +60,7 @@ HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", 
 LAB5_AUTO_POINTS = sum(cell.metadata["nbgrader"]["points"] for cell in nbformat.read(
     REPO / "source" / "lab5" / "lab5.ipynb", as_version=4).cells
     if cell.metadata.get("nbgrader", {}).get("grade") and cell.cell_type == "code")
-SO_FAR = re.compile(r"([\d.]+) of ([\d.]+) points so far")   # the feedback's first line, Part E pending
+PART_POINTS = re.compile(r"^([\d.]+) / ([\d.]+)$")   # the points column of the feedback's summary table
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (see .ci/run)"),
@@ -255,10 +255,13 @@ def open_feedback(page, lab: str) -> str:
 
 
 def autograded_points(feedback_text: str) -> tuple[float, float]:
-    """The autograded points of a feedback page and their maximum (the written answer is pending)."""
-    found = SO_FAR.search(feedback_text)
-    assert found, feedback_text[:2000]
-    return float(found.group(1)), float(found.group(2))
+    """The autograded points of a feedback page and their maximum: the summary table's rows
+    (part, what it checks, points, verdict) except the one graded by hand."""
+    scores = [PART_POINTS.match(fields[2]).groups() for fields in
+              (line.split("\t") for line in feedback_text.splitlines())
+              if len(fields) >= 3 and PART_POINTS.match(fields[2]) and fields[1] != "graded by hand"]
+    assert scores, feedback_text[:2000]
+    return sum(float(s) for s, _ in scores), sum(float(m) for _, m in scores)
 
 
 def hidden_test_lines(lab: str) -> set[str]:
