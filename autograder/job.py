@@ -176,6 +176,13 @@ def run_job(spec: JobSpec, bundle: Path, scratch: Path | None = None) -> JobOutp
         result.notes.append(f"this worker's grader version {grader_version()} differs from the coordinator's "
                             f"{spec.grader}: install the same version of the course repository on every worker")
         return JobOutput(result)
+    if spec.sandboxed:
+        try:
+            sandbox.probe()             # a cluster's worker may lack what the coordinator has
+        except sandbox.SandboxUnavailable as error:
+            result.status = "refused"
+            result.notes.append(f"no sandbox on this worker, so it did not grade: {error}")
+            return JobOutput(result)
     folder = Path(tempfile.mkdtemp(prefix=f"job-{spec.lab}-", dir=scratch))
     socket_path = folder / "scorer" / "scorer.sock"
     socket_path.parent.mkdir(mode=0o700)
