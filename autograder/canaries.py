@@ -24,7 +24,10 @@ MARKER = "rnn-labs-attack"
 class PriceServer:
     """An HTTP server on 127.0.0.1 that serves `csv` at /closes_2021.csv, in a thread."""
 
-    def __init__(self, csv: Path):
+    def __init__(self, csv: Path, course: Path | None = None):
+        """On a port derived from `course` when it is free (the attacks that use it then stay the
+        same submission, and a re-run of the same course grades them again only if they changed),
+        else on any free port."""
         body = csv.read_bytes()
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -36,7 +39,11 @@ class PriceServer:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        preferred = 20000 + int(hashlib.sha256(str(course).encode()).hexdigest(), 16) % 20000 if course else 0
+        try:
+            self.server = http.server.ThreadingHTTPServer(("127.0.0.1", preferred), Handler)
+        except OSError:
+            self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

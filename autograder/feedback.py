@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 MATHJAX_FILE = Path("node", "node_modules", "mathjax", "es5", "tex-svg.js")   # under the venv: `make setup`
 MATHJAX_CONFIG = ("window.MathJax = {tex: {inlineMath: [['$', '$'], ['\\\\(', '\\\\)']], processEscapes: true}, "
                   "svg: {fontCache: 'global'}, startup: {typeset: true}};")
+POINTS = re.compile(r"\((\d+ points?)\)")
 DOCSTRING = re.compile(r'^\s*(?:"""|\'\'\')(.*?)(?:"""|\'\'\')', re.S)
 
 MEASUREMENTS = {                      # name -> how a student reads it
@@ -71,6 +72,25 @@ def mathjax_script() -> str:
     return f"<script>{MATHJAX_CONFIG}</script>\n<script>{code}</script>"
 
 
+def part_name(markdown: str, heading: str, section: str) -> tuple[str, str]:
+    """(the part's name, the latest heading) after a markdown cell: "## Part C (7 points): your
+    model" names the cells below it; so does a heading or a "**Your turn (1 point).**" paragraph
+    inside a lecture section ("The LSTM: your turn (1 point)")."""
+    fenced, lines = False, []
+    for line in markdown.splitlines():
+        fenced ^= line.strip().startswith("```")
+        if not fenced and line.startswith("#"):
+            lines.append(line.strip())
+    for line in lines:
+        section = line.lstrip("# ").strip().replace("`", "")
+        if line.startswith("## Part") or POINTS.search(line):
+            heading = section
+    first = markdown.strip().splitlines()[0] if markdown.strip() else ""
+    if not first.startswith("#") and (points := POINTS.search(first)):
+        heading = f"{section}: your turn ({points.group(1)})"
+    return heading, section
+
+
 class PartSummary(NbGraderPreprocessor):
     """Collect resources["labs"] = {"parts": [...], "pending": [...], "mathjax": <script>}."""
 
@@ -81,12 +101,12 @@ class PartSummary(NbGraderPreprocessor):
         info = resources["nbgrader"]
         verdicts_path = Path.cwd() / self.verdicts_folder / info["assignment"] / info["student"] / "verdicts.json"
         verdicts = json.loads(verdicts_path.read_text()) if verdicts_path.exists() else {}
-        parts, heading = [], ""
+        parts, heading, section = [], "", ""
         with Gradebook(info["db_url"]) as gradebook:
             for cell in nb.cells:
-                if cell.cell_type == "markdown" and cell.source.startswith("## Part"):
-                    heading = cell.source.splitlines()[0].lstrip("# ").strip().replace("`", "")
                 meta = cell.metadata.get("nbgrader", {})
+                if cell.cell_type == "markdown" and not meta.get("solution"):     # the release's text only
+                    heading, section = part_name(cell.source, heading, section)
                 if not meta.get("grade"):
                     continue
                 try:

@@ -357,7 +357,7 @@ def grade(args) -> int:
     state = json.loads(state_path.read_text()) if state_path.exists() and not args.force else {}
     if args.force and (saved := backup(db_url, course)):
         print(f"backed up the gradebook to {saved}")
-    server = canaries.PriceServer(HIDDEN / "closes_2021.csv") if args.sample_class else None
+    server = canaries.PriceServer(HIDDEN / "closes_2021.csv", course) if args.sample_class else None
     fixtures = {"price_server": server.port} if server else {}
     results, to_grade, manifest = take_in(args, labs, course, state, sandboxed, fixtures)
     guard = canaries.Canaries(REPO, course) if args.sample_class else None

@@ -32,6 +32,9 @@ from autograder.limits import KILLED, Limits, one_thread_env, run_limited
 from autograder.scorer import Hidden, Session
 
 SANDBOX_SIZES = {"tmp_mb": 256, "shm_mb": 64, "home_mb": 512}
+# The longest Unix socket path (sun_path is 108 bytes with its NUL): the scorer's socket and the
+# kernel's ipc sockets (ipc/kernel-<port>) live in the job's folder.
+SOCKET_PATH_MAX = 107
 
 
 @dataclass
@@ -184,6 +187,9 @@ def run_job(spec: JobSpec, bundle: Path, scratch: Path | None = None) -> JobOutp
             result.notes.append(f"no sandbox on this worker, so it did not grade: {error}")
             return JobOutput(result)
     folder = Path(tempfile.mkdtemp(prefix=f"job-{spec.lab}-", dir=scratch))
+    if len(str(folder / "scorer" / "scorer.sock")) > SOCKET_PATH_MAX:     # a course root with a long path
+        folder.rmdir()
+        folder = Path(tempfile.mkdtemp(prefix=f"job-{spec.lab}-"))       # the system's temporary folder
     socket_path = folder / "scorer" / "scorer.sock"
     socket_path.parent.mkdir(mode=0o700)
     session = Session(spec.lab, Hidden(bundle / "hidden"), socket_path, spec.sandboxed,

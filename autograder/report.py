@@ -95,8 +95,8 @@ CAUSES = (  # the attention list's groups, in order: (title, does this row belon
     ("other notes", lambda r: r["status"] == "graded" and bool(r["reason"])),
 )
 SORT_AND_FILTER = """
-document.querySelectorAll("table.sortable th").forEach((th, column) => th.addEventListener("click", () => {
-  const body = th.closest("table").tBodies[0], rows = [...body.rows];
+document.querySelectorAll("table.sortable th").forEach(th => th.addEventListener("click", () => {
+  const column = th.cellIndex, body = th.closest("table").tBodies[0], rows = [...body.rows];
   const descending = th.dataset.order === "ascending";
   th.closest("tr").querySelectorAll("th").forEach(other => delete other.dataset.order);
   th.dataset.order = descending ? "descending" : "ascending";

@@ -8,6 +8,8 @@ The model contract (the same in the worked example and the assignment):
     y: float tensor (batch, seq_len, 1), y[:, k] is the prediction of x[:, k + 1]
 """
 
+import threading
+
 import numpy as np
 import torch
 from torch import nn
@@ -87,13 +89,18 @@ def generation_mse(model: nn.Module, waves, n_warmup: int = 100) -> np.ndarray:
     return overlap_mse(generated, waves[:, n_warmup:])
 
 
+# torch.manual_seed seeds the one global generator: the grader's scorer threads (one per job)
+# build their reference layers under this lock, so that two jobs never mix their draws.
+SEEDED = threading.Lock()
+
+
 class TinyGRU(nn.Module):
     """A small GRU with the lab's model contract and seeded random weights: a reference model
     for checking generation code. x (batch, seq_len, 1) -> y (batch, seq_len, 1), state."""
 
     def __init__(self, hidden_size: int = 8, seed: int = 0):
         super().__init__()
-        with torch.random.fork_rng(devices=[]):
+        with SEEDED, torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.gru = nn.GRU(1, hidden_size, batch_first=True)
             self.readout = nn.Linear(hidden_size, 1)
@@ -109,7 +116,7 @@ def seeded_layer(kind: str, input_size: int, hidden_size: int, seed: int) -> nn.
     layers = {"RNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}
     if kind not in layers:
         raise ValueError(f"kind must be one of {sorted(layers)}, got {kind!r}")
-    with torch.random.fork_rng(devices=[]):
+    with SEEDED, torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return layers[kind](int(input_size), int(hidden_size), batch_first=True)
 
