@@ -1,3 +1,5 @@
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -69,3 +71,22 @@ def test_bad_shapes_raise():
         evaluation.generation_mse(evaluation.TinyGRU(), np.zeros((2, 10)), n_warmup=10)
     with pytest.raises(TypeError):
         evaluation.overlap_mse([[1.0]], [[1.0]])
+
+
+def test_seeded_layers_built_in_threads_side_by_side_get_the_same_weights():
+    """The grader's scorer threads (one per job) build reference layers at the same time; without
+    labs.evaluation.SEEDED they mix torch's one global stream (hundreds of wrong layers here)."""
+    expected = evaluation.seeded_layer("LSTM", 3, 16, seed=5).weight_hh_l0.detach().clone()
+    wrong = []
+
+    def build_many():
+        for _ in range(200):
+            if not torch.equal(evaluation.seeded_layer("LSTM", 3, 16, seed=5).weight_hh_l0, expected):
+                wrong.append(1)
+
+    threads = [threading.Thread(target=build_many) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not wrong
